@@ -1,0 +1,198 @@
+"""CIFAR-10 from the official python batches, verified, with optional stratified subsets."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR_VARIABLE = "LRP_CIFAR10_DIR"
+FOLDER_NAME = "cifar-10-batches-py"
+ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+ARCHIVE_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILES = ("test_batch",)
+CLASS_NAMES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+IMAGES_PER_BATCH = 10_000
+
+
+class CIFAR10DataError(RuntimeError):
+    """CIFAR-10 is missing, incomplete or corrupt. The message says where we looked and how to fix it."""
+
+
+@dataclass
+class CIFAR10:
+    """Images as float32 NHWC in [0, 1], labels as int64 class indices."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...] = CLASS_NAMES
+    source: Path | None = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_cifar10(
+    data_dir: str | Path | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    download: bool = True,
+) -> CIFAR10:
+    """Load CIFAR-10, looking in this order:
+
+    1. `data_dir`, if given;
+    2. the folder named by the environment variable ``LRP_CIFAR10_DIR``;
+    3. the Keras cache, ``~/.keras/datasets/cifar-10-batches-py``;
+    4. a download of the official archive through Keras (needs internet; `download=False` skips it).
+
+    The folder must hold the official python batches (``data_batch_1`` … ``data_batch_5``,
+    ``test_batch``). If it also holds a ``SHA256SUMS`` file, every file is checked against it.
+    `train_size` / `test_size` take a deterministic, class-stratified subset for quick runs.
+    """
+    folder = _locate(data_dir, download)
+    _verify_checksums(folder)
+    x_train, y_train = _read_batches(folder, TRAIN_FILES)
+    x_test, y_test = _read_batches(folder, TEST_FILES)
+    _check_class_counts(folder, "training", y_train, len(TRAIN_FILES) * IMAGES_PER_BATCH // 10)
+    _check_class_counts(folder, "test", y_test, len(TEST_FILES) * IMAGES_PER_BATCH // 10)
+    train = stratified_subset(y_train, train_size)
+    test = stratified_subset(y_test, test_size)
+    return CIFAR10(x_train[train], y_train[train], x_test[test], y_test[test], source=folder)
+
+
+def stratified_subset(labels: np.ndarray, size: int | None) -> np.ndarray:
+    """Indices of `size` items, as equal a share per class as possible: each class's first items.
+
+    Deterministic, and the indices keep the data set's order. `None` means everything.
+    """
+    if size is None or size >= len(labels):
+        return np.arange(len(labels))
+    if size < 1:
+        raise ValueError(f"subset size must be at least 1, got {size}")
+    rank_in_class = np.empty(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        rank_in_class[members] = np.arange(len(members))
+    order = np.lexsort((labels, rank_in_class))
+    return np.sort(order[:size])
+
+
+def _how_to_fix(folder: Path | None) -> str:
+    target = folder if folder is not None else Path.home() / ".keras" / "datasets" / FOLDER_NAME
+    return (
+        f"To fix it, download {ARCHIVE_URL}, unpack it, and either put the folder "
+        f"'{FOLDER_NAME}' at {target} or set the environment variable "
+        f"{DATA_DIR_VARIABLE}=/path/to/{FOLDER_NAME} (or pass data_dir=...)."
+    )
+
+
+def _locate(data_dir, download: bool) -> Path:
+    if data_dir is not None:
+        return _require_complete(Path(data_dir), "the data_dir argument")
+    if os.environ.get(DATA_DIR_VARIABLE):
+        return _require_complete(Path(os.environ[DATA_DIR_VARIABLE]), f"${DATA_DIR_VARIABLE}")
+    cache = Path.home() / ".keras" / "datasets" / FOLDER_NAME
+    if cache.exists():
+        return _require_complete(cache, "the Keras cache")
+    if not download:
+        raise CIFAR10DataError(
+            f"CIFAR-10 not found: no data_dir given, ${DATA_DIR_VARIABLE} is not set, and {cache} "
+            f"does not exist (downloading is switched off). {_how_to_fix(None)}"
+        )
+    return _download(cache)
+
+
+def _require_complete(folder: Path, named_by: str) -> Path:
+    if not folder.is_dir():
+        raise CIFAR10DataError(
+            f"CIFAR-10 folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}"
+        )
+    missing = [name for name in TRAIN_FILES + TEST_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CIFAR10DataError(
+            f"CIFAR-10 folder {folder} (from {named_by}) is incomplete: missing {', '.join(missing)}. "
+            + _how_to_fix(folder)
+        )
+    return folder
+
+
+def _download(cache: Path) -> Path:
+    import tensorflow as tf
+
+    try:
+        archive_dir = tf.keras.utils.get_file(
+            FOLDER_NAME, origin=ARCHIVE_URL, untar=True, file_hash=ARCHIVE_SHA256
+        )
+    except Exception as error:  # network errors come in many types
+        raise CIFAR10DataError(
+            f"CIFAR-10 not found locally and the download failed ({error}). {_how_to_fix(cache)}"
+        ) from error
+    return _require_complete(Path(archive_dir), "the download")
+
+
+def _verify_checksums(folder: Path) -> None:
+    sums_file = folder / "SHA256SUMS"
+    if not sums_file.is_file():
+        return
+    for line in sums_file.read_text().splitlines():
+        if not line.strip():
+            continue
+        expected, name = line.split(maxsplit=1)
+        path = folder / name.lstrip("*")
+        if not path.is_file():
+            raise CIFAR10DataError(f"{path} is listed in {sums_file} but missing. {_how_to_fix(folder)}")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != expected:
+            raise CIFAR10DataError(
+                f"{path} is corrupt: its SHA-256 is {digest}, {sums_file} expects {expected}. "
+                + _how_to_fix(folder)
+            )
+
+
+def _read_batches(folder: Path, names) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = [], []
+    for name in names:
+        path = folder / name
+        try:
+            with open(path, "rb") as file:
+                batch = pickle.load(file, encoding="bytes")
+            data = np.asarray(batch[b"data"])
+            batch_labels = np.asarray(batch[b"labels"], dtype=np.int64)
+        except Exception as error:
+            raise CIFAR10DataError(
+                f"{path} is not a readable CIFAR-10 python batch ({type(error).__name__}: {error}). "
+                + _how_to_fix(folder)
+            ) from error
+        if data.dtype != np.uint8 or data.shape != (IMAGES_PER_BATCH, 3 * 32 * 32):
+            raise CIFAR10DataError(
+                f"{path} holds {data.dtype} data of shape {data.shape}, expected uint8 "
+                f"({IMAGES_PER_BATCH}, 3072). {_how_to_fix(folder)}"
+            )
+        if batch_labels.shape != (IMAGES_PER_BATCH,) or batch_labels.min() < 0 or batch_labels.max() > 9:
+            raise CIFAR10DataError(
+                f"{path} holds {batch_labels.shape[0]} labels, expected {IMAGES_PER_BATCH} in 0..9. "
+                + _how_to_fix(folder)
+            )
+        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(batch_labels)
+    x = np.concatenate(images).astype(np.float32) / 255.0
+    return x, np.concatenate(labels)
+
+
+def _check_class_counts(folder: Path, split: str, labels: np.ndarray, per_class: int) -> None:
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    if not np.all(counts == per_class):
+        raise CIFAR10DataError(
+            f"The {split} set in {folder} has class counts {counts.tolist()}, expected {per_class} "
+            f"for each of the 10 classes. {_how_to_fix(folder)}"
+        )

@@ -1,0 +1,157 @@
+"""The seed's miniVGG network, its training recipe, and saving/loading trained models."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from .data import CIFAR10
+
+MINI_VGG_PARAMETERS = 2_171_178
+
+
+def mini_vgg(input_shape=(32, 32, 3), num_classes=10) -> tf.keras.Sequential:
+    """The seed's miniVGG: two VGG blocks and a dense head, BatchNorm *after* each ReLU.
+
+    Conv 32-32 / 64-64 (3x3, same padding), each Conv -> ReLU -> BatchNorm; 2x2 max-pool and
+    dropout 0.25 after each block; Dense 512 -> ReLU -> BatchNorm -> dropout 0.5; Dense -> softmax.
+    """
+    layers = tf.keras.layers
+    model = tf.keras.Sequential(name="mini_vgg")
+    model.add(tf.keras.Input(shape=input_shape, name="image"))
+    for block, filters in enumerate((32, 64), start=1):
+        for conv in (1, 2):
+            model.add(layers.Conv2D(filters, 3, padding="same", name=f"block{block}_conv{conv}"))
+            model.add(layers.Activation("relu", name=f"block{block}_relu{conv}"))
+            model.add(layers.BatchNormalization(name=f"block{block}_bn{conv}"))
+        model.add(layers.MaxPooling2D(2, name=f"block{block}_pool"))
+        model.add(layers.Dropout(0.25, name=f"block{block}_dropout"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dense(512, name="dense"))
+    model.add(layers.Activation("relu", name="dense_relu"))
+    model.add(layers.BatchNormalization(name="dense_bn"))
+    model.add(layers.Dropout(0.5, name="dense_dropout"))
+    model.add(layers.Dense(num_classes, name="logits"))
+    model.add(layers.Activation("softmax", name="softmax"))
+    return model
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained. `SEED_RECIPE` is the seed's recipe, reproduced faithfully."""
+
+    name: str = "seed"
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 40
+
+
+SEED_RECIPE = Recipe()
+
+
+def _adam(learning_rate: float):
+    # Graph mode (needed by iNNvestigate) only trains with the legacy optimizers.
+    if tf.executing_eagerly():
+        return tf.keras.optimizers.Adam(learning_rate)
+    return tf.keras.optimizers.legacy.Adam(learning_rate)
+
+
+def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.keras.Model:
+    model.compile(
+        optimizer=_adam(recipe.learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(
+    model: tf.keras.Model,
+    data: CIFAR10,
+    recipe: Recipe = SEED_RECIPE,
+    epochs: int | None = None,
+    progress: bool = True,
+) -> tf.keras.callbacks.History:
+    """Train with the recipe (test set as validation, as the seed does); returns the History.
+
+    `epochs` overrides the recipe's epoch count (quick mode). Shows one progress bar over epochs.
+    """
+    from tqdm.auto import tqdm
+    from tqdm.keras import TqdmCallback
+
+    epochs = recipe.epochs if epochs is None else epochs
+    compile_model(model, recipe)
+    callbacks = [TqdmCallback(verbose=0, tqdm_class=tqdm)] if progress else []
+    start = time.perf_counter()
+    history = model.fit(
+        data.x_train,
+        tf.keras.utils.to_categorical(data.y_train, data.num_classes),
+        batch_size=recipe.batch_size,
+        epochs=epochs,
+        validation_data=(data.x_test, tf.keras.utils.to_categorical(data.y_test, data.num_classes)),
+        verbose=0,
+        callbacks=callbacks,
+    )
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def accuracy(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, batch_size=500) -> float:
+    predictions = model.predict(images, batch_size=batch_size, verbose=0).argmax(axis=1)
+    return float((predictions == labels).mean())
+
+
+def save_model(model: tf.keras.Model, path: str | Path, **metadata) -> Path:
+    """Save as HDF5 without optimizer state, plus `<path>.json` with the given metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path, include_optimizer=False, save_format="h5")
+    metadata_path = path.with_suffix(".json")
+    metadata_path.write_text(json.dumps(metadata, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def load_model(path: str | Path) -> tf.keras.Model:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No trained model at {path}. Run notebook 02 to train one.")
+    return tf.keras.models.load_model(path, compile=False)
+
+
+def load_metadata(path: str | Path) -> dict:
+    return json.loads(Path(path).with_suffix(".json").read_text())
+
+
+def _jsonable(value):
+    if isinstance(value, Recipe):
+        return asdict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in model metadata")
+
+
+def model_path(quick: bool = False) -> Path:
+    """models/mini_vgg.h5 (the committed full-run model), or models/quick/mini_vgg.h5 in quick mode."""
+    from .session import project_root
+
+    folder = project_root() / "models"
+    return (folder / "quick" if quick else folder) / "mini_vgg.h5"
+
+
+def load_trained_model(quick: bool = False) -> tuple[tf.keras.Model, dict]:
+    """The model notebook 02 saved for this mode, else the committed full-run model; says which."""
+    path = model_path(quick)
+    if not path.exists():
+        path = model_path(quick=False)
+    model = load_model(path)
+    metadata = load_metadata(path)
+    print(
+        f"Loaded {path.relative_to(path.parents[2]) if len(path.parents) > 2 else path}: "
+        f"{metadata.get('recipe', {}).get('name', '?')} recipe, {metadata.get('epochs', '?')} epochs, "
+        f"test accuracy {metadata.get('test_accuracy', float('nan')):.1%}, trained {metadata.get('trained_on', '?')}."
+    )
+    return model, metadata

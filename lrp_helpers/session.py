@@ -1,0 +1,108 @@
+"""The one call at the top of every notebook, quick mode, and `save_fig()`."""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+QUICK_VARIABLE = "LRP_QUICK"
+IMAGES_VARIABLE = "LRP_IMAGES_DIR"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests."""
+
+    quick: bool
+    seed: int
+
+    def pick(self, full, quick):
+        """The full-run value, or the quick-mode one: `epochs = settings.pick(full=40, quick=1)`."""
+        return quick if self.quick else full
+
+
+def quick_mode() -> bool:
+    """True when the environment variable LRP_QUICK is set to 1/true/yes (tests set it)."""
+    return os.environ.get(QUICK_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def setup_notebook(seed: int = 42) -> Settings:
+    """Prepare a notebook: TF graph mode for iNNvestigate, seeds, quiet logs, plotting defaults.
+
+    Every notebook calls this first. iNNvestigate 2.1.2 builds its analyzers as TF1-style graphs,
+    so eager execution is switched off *before* any model is built or loaded; with it off, models
+    train with the legacy Keras optimizers (`lrp_helpers.models.train` picks them).
+    """
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    tf.get_logger().setLevel(logging.ERROR)
+    tf.autograph.set_verbosity(0)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    set_seeds(seed)
+    _plot_defaults()
+    settings = Settings(quick=quick_mode(), seed=seed)
+    if settings.quick:
+        print(f"Quick mode ({QUICK_VARIABLE}=1): fewer epochs and images; numbers differ from a full run.")
+    return settings
+
+
+def set_seeds(seed: int) -> None:
+    import tensorflow as tf
+
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.keras.utils.set_random_seed(seed)
+
+
+def _plot_defaults() -> None:
+    import matplotlib as mpl
+
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 110,
+            "savefig.bbox": "tight",
+            "image.interpolation": "nearest",
+            "axes.grid": False,
+            "font.size": 10,
+        }
+    )
+
+
+def project_root() -> Path:
+    """The checkout's top folder (the one holding pyproject.toml), found from the working directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "lrp_helpers").is_dir():
+            return folder
+    return here
+
+
+def images_dir() -> Path:
+    """Where figures go: $LRP_IMAGES_DIR, else images/ (images/quick/ in quick mode, so tests never
+    overwrite the committed full-run figures)."""
+    if os.environ.get(IMAGES_VARIABLE):
+        folder = Path(os.environ[IMAGES_VARIABLE])
+    else:
+        folder = project_root() / "images"
+        if quick_mode():
+            folder = folder / "quick"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_fig(name: str, fig=None) -> Path:
+    """Save the current (or given) matplotlib figure as images/<name>.png and return the path."""
+    import matplotlib.pyplot as plt
+
+    fig = fig if fig is not None else plt.gcf()
+    path = images_dir() / f"{name}.png"
+    fig.savefig(path)
+    return path

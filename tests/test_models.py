@@ -1,0 +1,88 @@
+"""The seed's miniVGG: architecture, parameter count, training, save/load."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lrp_helpers.data import CIFAR10
+from lrp_helpers.models import (
+    MINI_VGG_PARAMETERS,
+    SEED_RECIPE,
+    load_metadata,
+    load_model,
+    mini_vgg,
+    save_model,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return mini_vgg()
+
+
+def test_parameter_count_matches_the_seed(model):
+    assert model.count_params() == MINI_VGG_PARAMETERS == 2_171_178
+
+
+def test_layer_order_is_conv_relu_batchnorm(model):
+    kinds = [type(layer).__name__ for layer in model.layers]
+    block = ["Conv2D", "Activation", "BatchNormalization"] * 2 + ["MaxPooling2D", "Dropout"]
+    head = ["Flatten", "Dense", "Activation", "BatchNormalization", "Dropout", "Dense", "Activation"]
+    assert kinds == block * 2 + head
+    convs = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 32, 64, 64]
+    assert all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
+    dropouts = [layer.rate for layer in model.layers if isinstance(layer, tf.keras.layers.Dropout)]
+    assert dropouts == [0.25, 0.25, 0.5]
+    activations = [layer.activation.__name__ for layer in model.layers if isinstance(layer, tf.keras.layers.Activation)]
+    assert activations == ["relu"] * 5 + ["softmax"]
+
+
+def test_output_is_a_probability_distribution(model):
+    assert model.output_shape == (None, 10)
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    probabilities = model.predict(images, verbose=0)
+    assert probabilities.shape == (4, 10)
+    assert np.all(probabilities >= 0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_seed_recipe():
+    assert (SEED_RECIPE.learning_rate, SEED_RECIPE.batch_size, SEED_RECIPE.epochs) == (1e-3, 64, 40)
+
+
+def _separable_data(n=256, seed=0):
+    """Two classes a small net learns in one epoch: bright vs dark images."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = (rng.random((n, 32, 32, 3)) * 0.5 + 0.5 * y[:, None, None, None]).astype(np.float32)
+    return CIFAR10(x, y, x[:64], y[:64], class_names=("dark", "bright"))
+
+
+def test_training_learns_and_moves_batchnorm_statistics():
+    data = _separable_data()
+    model = mini_vgg(num_classes=2)
+    history = train(model, data, epochs=2, progress=False)
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["loss"]) == 2
+    assert history.history["accuracy"][-1] > 0.9
+    moving_mean = model.get_layer("block1_bn1").moving_mean
+    assert np.abs(tf.keras.backend.get_value(moving_mean)).max() > 0  # BatchNorm was not frozen
+
+
+def test_save_and_load_round_trip(tmp_path, model):
+    path = save_model(model, tmp_path / "m.h5", epochs=3, recipe=SEED_RECIPE, test_accuracy=np.float32(0.5))
+    assert path.stat().st_size < 12e6
+    restored = load_model(path)
+    images = np.random.default_rng(1).random((3, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(restored.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+    metadata = load_metadata(path)
+    assert metadata["recipe"]["batch_size"] == 64 and metadata["epochs"] == 3
+    assert json.loads(path.with_suffix(".json").read_text())["test_accuracy"] == pytest.approx(0.5)
+
+
+def test_loading_a_missing_model_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="notebook 02"):
+        load_model(tmp_path / "none.h5")

@@ -1,0 +1,49 @@
+"""The notebook setup call, quick mode and save_fig()."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from lrp_helpers import session  # noqa: E402
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False), ("no", False)])
+def test_quick_mode_switch(monkeypatch, value, expected):
+    monkeypatch.setenv("LRP_QUICK", value)
+    assert session.quick_mode() is expected
+
+
+def test_setup_notebook_sets_graph_mode_seeds_and_quick_flag(monkeypatch, capsys):
+    monkeypatch.setenv("LRP_QUICK", "1")
+    settings = session.setup_notebook(seed=7)
+    assert settings.quick and settings.seed == 7
+    assert "Quick mode" in capsys.readouterr().out
+    assert not tf.executing_eagerly()
+    first = np.random.rand(3)
+    session.setup_notebook(seed=7)
+    np.testing.assert_array_equal(first, np.random.rand(3))
+    assert settings.pick(full=40, quick=1) == 1
+    monkeypatch.setenv("LRP_QUICK", "0")
+    full = session.setup_notebook()
+    assert not full.quick and full.pick(full=40, quick=1) == 40
+
+
+def test_save_fig_writes_a_png(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRP_IMAGES_DIR", str(tmp_path))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = session.save_fig("example", fig)
+    plt.close(fig)
+    assert path == tmp_path / "example.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_mode_figures_never_overwrite_the_committed_ones(monkeypatch):
+    monkeypatch.delenv("LRP_IMAGES_DIR", raising=False)
+    monkeypatch.setenv("LRP_QUICK", "1")
+    assert session.images_dir() == session.project_root() / "images" / "quick"
+    monkeypatch.setenv("LRP_QUICK", "0")
+    assert session.images_dir() == session.project_root() / "images"
