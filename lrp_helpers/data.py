@@ -196,3 +196,12 @@ def _check_class_counts(folder: Path, split: str, labels: np.ndarray, per_class:
             f"The {split} set in {folder} has class counts {counts.tolist()}, expected {per_class} "
             f"for each of the 10 classes. {_how_to_fix(folder)}"
         )
+
+
+def checksums(folder: str | Path) -> dict[str, str]:
+    """SHA-256 of each batch file, to record which data a model was trained on."""
+    folder = Path(folder)
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in TRAIN_FILES + TEST_FILES
+    }

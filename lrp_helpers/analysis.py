@@ -1,0 +1,354 @@
+"""Explaining a trained Keras model with iNNvestigate, correctly, in one call.
+
+    analyzer = Analyzer(model, "lrp.epsilon", epsilon=0.1)
+    relevance = analyzer.analyze(images)                  # explains the predicted class
+    relevance = analyzer.analyze(images, target=3)        # ... or class 3, or one class per image
+    per_layer = analyzer.relevance_per_layer(images)      # relevance at every layer's output
+
+What `Analyzer` takes care of, and why:
+
+* **The softmax is removed.** LRP explains the logit; explaining the softmax output mixes in all
+  other classes.
+* **Its own TensorFlow graph and session.** iNNvestigate 2.1.2 builds a TF1-style graph. Each
+  analyzer built into the same graph makes the next build slower (1 s -> 20 s); each `Analyzer`
+  rebuilds the model from its config and weights in a fresh graph, so builds stay at 1-6 s and
+  your own model (in the default graph) is never touched. Graph mode must be on, which
+  `setup_notebook()` does.
+* **Learning phase 0 inside that graph.** Gradient-based analyzers otherwise fail with "You must
+  feed a value for placeholder tensor" (BatchNorm after a Dense layer). Setting it only in the
+  private graph keeps BatchNorm trainable in the graph you train in.
+* **BatchNorm handled correctly.** iNNvestigate replaces each BatchNormalization layer by a
+  per-channel affine surrogate ``y = k*x + b`` and applies the analyzer's rule to it, but 2.1.2
+  computes ``k = gamma / sqrt(var**2 + eps)`` and ``b = beta - mean / sqrt(var**2 + eps)``. The
+  correct values are ``k = gamma / sqrt(var + eps)`` and ``b = beta - mean * gamma / sqrt(var + eps)``.
+  With freshly initialised statistics (mean 0, var 1) both agree, so the bug only shows on a
+  trained model, where it makes the heatmaps wrong. We *correct the surrogate* rather than
+  canonize the model (replace each BatchNorm by an equivalent Dense/Conv layer): a replacement
+  layer would be matched by the analyzers' conv/dense rules instead of their BatchNorm rule
+  (the sequential presets use a different rule for BatchNorm), and the flat rule would mix
+  channels through the zero off-diagonal weights. Correcting the two formulas keeps every
+  analyzer's own semantics and changes nothing else. `batchnorm="stock"` keeps the library's
+  surrogate, for showing the bug.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+SUPPORTED_LAYERS = {
+    "InputLayer", "Conv2D", "Dense", "Activation", "BatchNormalization",
+    "MaxPooling2D", "Dropout", "Flatten",
+}  # fmt: skip
+SUPPORTED_ACTIVATIONS = {"relu", "linear", "softmax"}
+INPUT_RANGE = (-0.5, 1.5)  # images are scaled to [0, 1]; far outside this means a wrong scale
+
+
+def methods() -> list[str]:
+    """Every method name iNNvestigate knows (`lrp.epsilon`, `gradient`, `deep_taylor`, ...)."""
+    import innvestigate
+
+    return sorted(innvestigate.analyzer.analyzers)
+
+
+# ---------------------------------------------------------------------------------------------
+# The BatchNorm surrogate, corrected.
+# ---------------------------------------------------------------------------------------------
+
+
+def batchnorm_as_affine(layer) -> tuple:
+    """The inference-time BatchNormalization as y = scale * x + shift (symbolic tensors)."""
+    K = tf.keras.backend
+    weights = list(layer.weights)
+    gamma = weights.pop(0) if layer.scale else K.ones_like(weights[0])
+    beta = weights.pop(0) if layer.center else K.zeros_like(weights[0])
+    mean, variance = weights
+    scale = gamma / K.sqrt(variance + layer.epsilon)
+    return scale, beta - mean * scale
+
+
+def _affine_layer(kernel, bias):
+    """A Keras layer computing inputs * kernel + bias, in the form iNNvestigate's rules copy."""
+
+    class ChannelAffine(tf.keras.layers.Layer):
+        def __init__(self, use_bias=True, **kwargs):
+            self.use_bias = use_bias
+            super().__init__(**kwargs)
+
+        def get_config(self):
+            return {**super().get_config(), "use_bias": self.use_bias}
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(
+                name="kernel", shape=kernel.shape, initializer=lambda *_, **__: kernel, trainable=False
+            )
+            if self.use_bias:
+                self.bias = self.add_weight(
+                    name="bias", shape=bias.shape, initializer=lambda *_, **__: bias, trainable=False
+                )
+            super().build(input_shape)
+
+        def call(self, inputs, *args, **kwargs):
+            return inputs * self.kernel + self.bias if self.use_bias else inputs * self.kernel
+
+    return ChannelAffine()
+
+
+def corrected_fused_batchnorm_mapping(mapping, fuse_mode: str = "one_linear"):
+    """Drop-in for `innvestigate.backend.graph.apply_mapping_to_fused_bn_layer` with correct k, b.
+
+    'one_linear' applies the rule once to y = k*x + b; 'two_linear' applies it to the
+    normalisation (x - mean) / sqrt(var + eps) and then to the scaling gamma*x + beta.
+    """
+    if fuse_mode not in ("one_linear", "two_linear"):
+        raise ValueError("fuse_mode can only be 'one_linear' or 'two_linear'")
+
+    def meta_mapping(layer, reverse_state):
+        inputs = layer.get_input_at(0)
+        if fuse_mode == "one_linear":
+            surrogate = _affine_layer(*batchnorm_as_affine(layer))
+            surrogate(inputs)
+            return mapping(surrogate, reverse_state).apply
+        K = tf.keras.backend
+        weights = list(layer.weights)
+        gamma = weights.pop(0) if layer.scale else K.ones_like(weights[0])
+        beta = weights.pop(0) if layer.center else K.zeros_like(weights[0])
+        mean, variance = weights
+        inverse_std = 1 / K.sqrt(variance + layer.epsilon)
+        normalise = _affine_layer(inverse_std, -mean * inverse_std)
+        rescale = _affine_layer(gamma, beta)
+        normalise(inputs)
+        rescale(inputs)
+        normalise_mapping = mapping(normalise, reverse_state).apply
+        rescale_mapping = mapping(rescale, reverse_state).apply
+
+        def two_step_mapping(Xs, Ys, reversed_Ys, state):
+            import innvestigate.backend as ibackend
+
+            normalised = ibackend.apply(normalise, Xs)
+            reversed_normalised = rescale_mapping(normalised, Ys, reversed_Ys, state)
+            return normalise_mapping(Xs, normalised, reversed_normalised, state)
+
+        return two_step_mapping
+
+    return meta_mapping
+
+
+@contextlib.contextmanager
+def _batchnorm_surrogate(kind: str):
+    import innvestigate.backend.graph as igraph
+
+    if kind == "stock":
+        yield
+        return
+    if kind != "corrected":
+        raise ValueError(f"batchnorm must be 'corrected' or 'stock', got {kind!r}")
+    stock = igraph.apply_mapping_to_fused_bn_layer
+    igraph.apply_mapping_to_fused_bn_layer = corrected_fused_batchnorm_mapping
+    try:
+        yield
+    finally:
+        igraph.apply_mapping_to_fused_bn_layer = stock
+
+
+# ---------------------------------------------------------------------------------------------
+# The analyzer.
+# ---------------------------------------------------------------------------------------------
+
+
+def check_model(model) -> None:
+    """Raise a clear error for layers this collection has not proven correct."""
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in SUPPORTED_LAYERS:
+            raise ValueError(
+                f"Layer {layer.name!r} is a {kind}; lrp_helpers.analysis supports "
+                f"{', '.join(sorted(SUPPORTED_LAYERS))}."
+            )
+        activation = layer.get_config().get("activation")
+        if isinstance(activation, str) and activation not in SUPPORTED_ACTIVATIONS:
+            raise ValueError(f"Layer {layer.name!r} uses activation {activation!r}; supported: relu, linear, softmax.")
+
+
+def check_images(images, input_shape) -> np.ndarray:
+    """Validate a batch of images and return it as float32."""
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"images must be a NumPy array, got {type(images).__name__}")
+    if not np.issubdtype(images.dtype, np.floating):
+        raise TypeError(
+            f"images must be floating point in [0, 1], got {images.dtype}; "
+            "convert with images.astype('float32') / 255"
+        )
+    if images.ndim == len(input_shape):
+        raise ValueError(f"got one image of shape {images.shape}; pass a batch, e.g. images[None]")
+    if images.shape[1:] != tuple(input_shape):
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, input_shape))}), got {images.shape}")
+    low, high = float(images.min()), float(images.max())
+    if low < INPUT_RANGE[0] or high > INPUT_RANGE[1]:
+        raise ValueError(
+            f"image values span [{low:.3g}, {high:.3g}], far outside the training range [0, 1]; "
+            "scale pixels with / 255"
+        )
+    return images.astype(np.float32, copy=False)
+
+
+@dataclass
+class LayerRelevance:
+    """Relevance at the output of every layer of the analysed model (softmax removed).
+
+    names:     layer names in forward order, starting with the input layer
+    relevance: the relevance arrays, same order; relevance[0] is the input relevance
+    """
+
+    names: list[str]
+    relevance: list[np.ndarray]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.relevance[self.names.index(name)]
+
+    def totals(self) -> np.ndarray:
+        """Sum of relevance per image at each layer: shape (layers, images)."""
+        return np.stack([r.reshape(len(r), -1).sum(axis=1) for r in self.relevance])
+
+
+class Analyzer:
+    """An iNNvestigate analyzer for a trained Keras model, built in its own graph (see module doc).
+
+    model:      a trained Keras model (softmax output is fine; it is removed)
+    method:     any iNNvestigate method name, e.g. "lrp.epsilon", "lrp.alpha_1_beta_0", "gradient"
+    batchnorm:  "corrected" (default) or "stock" (iNNvestigate 2.1.2's wrong surrogate)
+    keep_layers: also compute relevance at every layer (needed by `relevance_per_layer`)
+    params:     the method's parameters, e.g. epsilon=0.1
+    """
+
+    def __init__(self, model, method: str = "lrp.epsilon", *, batchnorm: str = "corrected",
+                 keep_layers: bool = False, **params):
+        import innvestigate
+
+        if method not in innvestigate.analyzer.analyzers:
+            close = [name for name in methods() if method.split(".")[-1] in name]
+            raise ValueError(f"unknown method {method!r}; did you mean one of {close or methods()}?")
+        if tf.executing_eagerly():
+            raise RuntimeError("iNNvestigate needs graph mode: call lrp_helpers.setup_notebook() first")
+        check_model(model)
+        if keep_layers and not isinstance(innvestigate.analyzer.analyzers[method], type) or (
+            keep_layers and not issubclass(innvestigate.analyzer.analyzers[method],
+                                           innvestigate.analyzer.reverse_base.ReverseAnalyzerBase)
+        ):
+            raise ValueError(f"relevance per layer needs a backward-pass method (LRP, gradient, ...), not {method!r}")
+        self.method, self.params, self.batchnorm = method, dict(params), batchnorm
+        if method == "lrp" and "rule" in params:
+            self.params.setdefault("bn_layer_rule", params["rule"])  # the unfused BN path crashes
+        self.input_shape = tuple(model.input_shape[1:])
+        self.num_classes = int(model.output_shape[-1])
+        config, weights = model.get_config(), model.get_weights()
+
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        start = time.perf_counter()
+        with self._inside():
+            tf.keras.backend.set_learning_phase(0)
+            rebuilt = type(model).from_config(config)
+            rebuilt.set_weights(weights)
+            self.model = innvestigate.model_wo_softmax(rebuilt)
+            with _batchnorm_surrogate(batchnorm):
+                self._analyzer = innvestigate.create_analyzer(
+                    method, self.model, neuron_selection_mode="index",
+                    reverse_keep_tensors=keep_layers, **self.params,
+                )
+                self._analyzer.create_analyzer_model()
+        self.build_seconds = time.perf_counter() - start
+        self.keep_layers = keep_layers
+
+    @contextlib.contextmanager
+    def _inside(self):
+        with self.graph.as_default(), self.session.as_default():
+            yield
+
+    def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        images = check_images(images, self.input_shape)
+        with self._inside():
+            return self.model.predict(images, batch_size=batch_size, verbose=0)
+
+    def targets(self, images: np.ndarray, target="predicted") -> np.ndarray:
+        """Resolve `target` to one class index per image ("predicted", "all" is not allowed here)."""
+        if isinstance(target, str):
+            if target != "predicted":
+                raise ValueError(f"target must be 'predicted', 'all', a class index or one per image; got {target!r}")
+            return self.logits(images).argmax(axis=1)
+        targets = np.asarray(target)
+        if not np.issubdtype(targets.dtype, np.integer):
+            raise TypeError(f"target class indices must be integers, got {targets.dtype}")
+        targets = np.broadcast_to(targets, (len(images),)).astype(np.int64)
+        if targets.min() < 0 or targets.max() >= self.num_classes:
+            raise ValueError(f"target class must be in 0..{self.num_classes - 1}, got {target}")
+        return targets
+
+    def analyze(self, images: np.ndarray, target="predicted", batch_size: int = 64) -> np.ndarray:
+        """Relevance maps, shaped like the images.
+
+        target: "predicted" (default), a class index for all images, one index per image, or
+        "all" for every class (result shape (N, classes, *image_shape)).
+        """
+        images = check_images(images, self.input_shape)
+        if isinstance(target, str) and target == "all":
+            return np.stack([self.analyze(images, c, batch_size) for c in range(self.num_classes)], axis=1)
+        targets = self.targets(images, target)
+        out = []
+        with self._inside():
+            for start in range(0, len(images), batch_size):
+                batch, batch_targets = images[start : start + batch_size], targets[start : start + batch_size]
+                if self.keep_layers:
+                    out.append(self._run(batch, batch_targets)[0])
+                else:
+                    out.append(self._analyzer.analyze(batch, neuron_selection=batch_targets))
+        return np.concatenate(out)
+
+    def _run(self, images, targets) -> list[np.ndarray]:
+        """All outputs of iNNvestigate's analyzer model: the analysis, then the kept tensors.
+        (iNNvestigate's own `analyze` fails to sort the kept tensors, so we call the model.)"""
+        analyzer = self._analyzer
+        with self._inside():
+            return analyzer._analyzer_model.predict_on_batch(
+                [images, analyzer._get_neuron_selection_array(targets, len(images))]
+            )
+
+    def relevance_per_layer(self, images: np.ndarray, target="predicted") -> LayerRelevance:
+        """Relevance at the output of every layer (one batch; build with keep_layers=True)."""
+        if not self.keep_layers:
+            raise RuntimeError("build the Analyzer with keep_layers=True to get relevance per layer")
+        images = check_images(images, self.input_shape)
+        targets = self.targets(images, target)
+        analyzer = self._analyzer
+        outputs = self._run(images, targets)
+        # The kept tensors come from the top down: the selected logit, the logits layer's output,
+        # ..., the input.
+        start, stop = analyzer._debug_tensors_indices["keep"]
+        kept = outputs[analyzer._n_data_output + start : analyzer._n_data_output + stop][::-1]
+        layers = self.model.layers
+        if len(kept) != len(layers) + 1:
+            raise RuntimeError(f"expected {len(layers) + 1} relevance tensors, iNNvestigate kept {len(kept)}")
+        for layer, relevance in zip(layers, kept):
+            expected = tuple(layer.output_shape[0] if isinstance(layer.output_shape, list) else layer.output_shape)
+            if relevance.shape[1:] != expected[1:]:
+                raise RuntimeError(f"relevance for {layer.name} has shape {relevance.shape}, expected {expected}")
+        return LayerRelevance([layer.name for layer in layers], list(kept[: len(layers)]))
+
+    def close(self):
+        self.session.close()
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"Analyzer({self.method}{', ' + params if params else ''}; built in {self.build_seconds:.1f} s)"
+
+
+def analyze(model, images, method: str = "lrp.epsilon", target="predicted", **params) -> np.ndarray:
+    """One-shot: build an `Analyzer` and return the relevance maps for `images`."""
+    analyzer = Analyzer(model, method, **params)
+    try:
+        return analyzer.analyze(images, target)
+    finally:
+        analyzer.close()

@@ -1,0 +1,554 @@
+"""An independent LRP implementation in NumPy: short, readable, float64, no TensorFlow inside.
+
+This is the code notebook 01 teaches from and the yardstick the tests hold iNNvestigate to.
+
+Every linear layer (convolution, dense, BatchNorm at inference) is explained with the same
+four steps (Montavon et al., "Layer-wise Relevance Propagation: An Overview", 2019)::
+
+    z = rho(layer)(a) + eps     # 1. forward pass with the rule's modified weights
+    s = R / z                   # 2. divide the relevance by it
+    c = rho(layer)^T (s)        # 3. send it back along the (modified) weights: a gradient
+    R_in = a * c                # 4. multiply by the input
+
+Rules are small objects that say how to do these steps (`Epsilon`, `Gamma`, `AlphaBeta`, ...);
+a `Composite` picks a rule per layer. Layers without weights need no rule: ReLU and Dropout pass
+relevance on unchanged, max-pooling hands it to the winning input, Flatten reshapes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Layers: a forward pass, and for linear layers the transposed pass ("backward") used in step 3.
+# ---------------------------------------------------------------------------------------------
+
+
+class Layer:
+    name: str = ""
+    has_weights = False
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Linear(Layer):
+    """A layer z = apply(a, weight, bias), linear in `a`; `backward` is its transpose.
+
+    Rules call `apply` and `backward` with modified weights (w+, w**2, ...); `forward` uses the
+    layer's own weight and bias.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    has_weights = True
+
+    def forward(self, a):
+        return self.apply(a, self.weight, self.bias)
+
+    def apply(self, a, weight, bias=None):
+        raise NotImplementedError
+
+    def backward(self, s, weight):
+        raise NotImplementedError
+
+
+@dataclass
+class Dense(Linear):
+    weight: np.ndarray  # (inputs, outputs)
+    bias: np.ndarray
+    name: str = "dense"
+
+    def apply(self, a, weight, bias=None):
+        out = a @ weight
+        return out if bias is None else out + bias
+
+    def backward(self, s, weight):
+        return s @ weight.T
+
+
+@dataclass
+class Conv2D(Linear):
+    """2-D convolution, stride 1, 'same' zero padding, NHWC (as Keras' Conv2D(padding='same'))."""
+
+    weight: np.ndarray  # (kh, kw, in_channels, out_channels)
+    bias: np.ndarray
+    name: str = "conv"
+
+    def _padding(self):
+        kh, kw = self.weight.shape[:2]
+        return ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0))
+
+    def apply(self, a, weight, bias=None):
+        kh, kw, cin, cout = weight.shape
+        padded = np.pad(a, self._padding())
+        patches = np.lib.stride_tricks.sliding_window_view(padded, (kh, kw), axis=(1, 2))
+        # patches: (N, H, W, C_in, kh, kw) -> (N, H, W, kh*kw*C_in) in the kernel's order
+        patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(*a.shape[:3], kh * kw * cin)
+        out = patches @ weight.reshape(-1, cout)
+        return out if bias is None else out + bias
+
+    def backward(self, s, weight):
+        kh, kw, cin, _ = weight.shape
+        n, h, w, _ = s.shape
+        per_patch = (s @ weight.reshape(-1, weight.shape[3]).T).reshape(n, h, w, kh, kw, cin)
+        (_, _), (top, _), (left, _), _ = self._padding()
+        padded = np.zeros((n, h + kh - 1, w + kw - 1, cin))
+        for dy in range(kh):
+            for dx in range(kw):
+                padded[:, dy : dy + h, dx : dx + w, :] += per_patch[:, :, :, dy, dx, :]
+        return padded[:, top : top + h, left : left + w, :]
+
+
+@dataclass
+class ChannelAffine(Linear):
+    """BatchNormalization at inference: y = scale * x + shift, one scale and shift per channel.
+
+    scale = gamma / sqrt(moving_variance + epsilon), shift = beta - moving_mean * scale.
+    It is a linear layer whose weight matrix is diagonal, so every rule applies to it.
+    """
+
+    weight: np.ndarray  # the per-channel scale
+    bias: np.ndarray  # the per-channel shift
+    name: str = "batchnorm"
+
+    @classmethod
+    def from_batchnorm(cls, gamma, beta, mean, variance, epsilon, name="batchnorm"):
+        scale = np.asarray(gamma, np.float64) / np.sqrt(np.asarray(variance, np.float64) + epsilon)
+        return cls(scale, np.asarray(beta, np.float64) - np.asarray(mean, np.float64) * scale, name)
+
+    def apply(self, a, weight, bias=None):
+        out = a * weight
+        return out if bias is None else out + bias
+
+    def backward(self, s, weight):
+        return s * weight
+
+
+@dataclass
+class ReLU(Layer):
+    name: str = "relu"
+
+    def forward(self, a):
+        return np.maximum(a, 0)
+
+
+@dataclass
+class Identity(Layer):
+    """Dropout at inference, or any layer that passes its input through."""
+
+    name: str = "identity"
+
+    def forward(self, a):
+        return a
+
+
+@dataclass
+class Flatten(Layer):
+    name: str = "flatten"
+
+    def forward(self, a):
+        return a.reshape(len(a), -1)
+
+
+@dataclass
+class MaxPool2D(Layer):
+    """Non-overlapping max-pooling. Relevance goes to the window's first maximum in row-major
+    order, the position TensorFlow's max-pool gradient picks when values tie."""
+
+    size: int = 2
+    name: str = "maxpool"
+
+    def _windows(self, a):
+        n, h, w, c = a.shape
+        k = self.size
+        blocks = a[:, : h - h % k, : w - w % k].reshape(n, h // k, k, w // k, k, c)
+        return blocks.transpose(0, 1, 3, 5, 2, 4).reshape(n, h // k, w // k, c, k * k)
+
+    def forward(self, a):
+        return self._windows(a).max(axis=-1)
+
+    def relevance(self, a, R):
+        n, h, w, c = a.shape
+        k = self.size
+        windows = self._windows(a)
+        winner = windows.argmax(axis=-1)  # np.argmax returns the first maximum
+        spread = np.zeros_like(windows)
+        np.put_along_axis(spread, winner[..., None], R[..., None], axis=-1)
+        spread = spread.reshape(n, h // k, w // k, c, k, k).transpose(0, 1, 4, 2, 5, 3)
+        out = np.zeros_like(a)
+        out[:, : h - h % k, : w - w % k] = spread.reshape(n, h - h % k, w - w % k, c)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules: how a linear layer hands relevance from its outputs to its inputs.
+# ---------------------------------------------------------------------------------------------
+
+
+def _safe_divide(numerator, denominator):
+    """numerator / denominator, where a zero denominator counts as 1e-7 (as iNNvestigate does)."""
+    return numerator / np.where(denominator == 0, 1e-7, denominator)
+
+
+def _positive(x):
+    return np.maximum(x, 0)
+
+
+def _negative(x):
+    return np.minimum(x, 0)
+
+
+class Rule:
+    def relevance(self, layer, a, R):
+        raise NotImplementedError
+
+    def __repr__(self):
+        fields = ", ".join(f"{key}={value}" for key, value in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class Epsilon(Rule):
+    """LRP-ε: z_k = Σ_j a_j w_jk + b_k + ε·sign(z_k). ε = 0 is LRP-0.
+
+    The bias is an input that keeps its share of relevance; ε absorbs some more. Both make the
+    relevance that reaches the layer's inputs smaller than what arrived ("absorbed" relevance).
+    """
+
+    def __init__(self, epsilon: float = 0.1):
+        self.epsilon = epsilon
+
+    def relevance(self, layer, a, R):
+        z = layer.forward(a)  # step 1: z = a w + b
+        z = z + self.epsilon * np.where(z >= 0, 1.0, -1.0)
+        s = _safe_divide(R, z)  # step 2
+        c = layer.backward(s, layer.weight)  # step 3
+        return a * c  # step 4
+
+
+class LRP0(Epsilon):
+    """LRP-0: redistribute in proportion to a_j w_jk. Equals gradient × input on a ReLU net."""
+
+    def __init__(self):
+        super().__init__(epsilon=0.0)
+
+
+class Gamma(Rule):
+    """LRP-γ: favour positive contributions, w -> w + γ·w⁺ (and b -> b + γ·b⁺)."""
+
+    def __init__(self, gamma: float = 0.25):
+        self.gamma = gamma
+
+    def relevance(self, layer, a, R):
+        weight = layer.weight + self.gamma * _positive(layer.weight)
+        bias = layer.bias + self.gamma * _positive(layer.bias)
+        z = layer.apply(a, weight, bias)
+        s = _safe_divide(R, z)
+        return a * layer.backward(s, weight)
+
+
+class AlphaBeta(Rule):
+    """LRP-αβ: R_j = Σ_k (α (a_j w_jk)⁺ / Σ_j (a_j w_jk)⁺ − β (a_j w_jk)⁻ / Σ_j (a_j w_jk)⁻) R_k.
+
+    α − β = 1. The bias is left out, as in Montavon et al. (2019). For inputs a ≥ 0 and α = 1,
+    β = 0 this is the z⁺ rule.
+    """
+
+    def __init__(self, alpha: float = 1.0, beta: float = 0.0):
+        if alpha - beta != 1:
+            raise ValueError(f"alpha - beta must be 1, got alpha={alpha}, beta={beta}")
+        self.alpha, self.beta = alpha, beta
+
+    @staticmethod
+    def _share(layer, a, R, weight_for_positive_a, weight_for_negative_a):
+        a_pos, a_neg = _positive(a), _negative(a)
+        z = layer.apply(a_pos, weight_for_positive_a) + layer.apply(a_neg, weight_for_negative_a)
+        s = _safe_divide(R, z)
+        return a_pos * layer.backward(s, weight_for_positive_a) + a_neg * layer.backward(
+            s, weight_for_negative_a
+        )
+
+    def relevance(self, layer, a, R):
+        w_pos, w_neg = _positive(layer.weight), _negative(layer.weight)
+        activating = self._share(layer, a, R, w_pos, w_neg)  # the (a w)⁺ terms
+        if self.beta == 0:
+            return self.alpha * activating
+        inhibiting = self._share(layer, a, R, w_neg, w_pos)  # the (a w)⁻ terms
+        return self.alpha * activating - self.beta * inhibiting
+
+
+class ZPlus(AlphaBeta):
+    """z⁺: α = 1, β = 0 — only positive contributions count."""
+
+    def __init__(self):
+        super().__init__(alpha=1.0, beta=0.0)
+
+
+class _InputIndependent(Rule):
+    """Rules that spread relevance by the weights alone, ignoring the input's values."""
+
+    def _weight(self, layer):
+        raise NotImplementedError
+
+    def relevance(self, layer, a, R):
+        weight = self._weight(layer)
+        z = layer.apply(np.ones_like(a), weight)
+        return layer.backward(_safe_divide(R, z), weight)
+
+
+class WSquare(_InputIndependent):
+    """w²: R_i = Σ_j w_ij² / Σ_i w_ij² R_j (Montavon et al. 2017, deep Taylor decomposition)."""
+
+    def _weight(self, layer):
+        return layer.weight**2
+
+
+class Flat(_InputIndependent):
+    """flat: every input in a neuron's receptive field gets an equal share."""
+
+    def _weight(self, layer):
+        return np.ones_like(layer.weight)
+
+
+class ZBox(Rule):
+    """zᴮ (bounded) rule for the input layer, where pixels lie in [low, high].
+
+    z_k = Σ_j (a_j w_jk − l_j w_jk⁺ − h_j w_jk⁻), R_j = Σ_k (a_j w_jk − l_j w_jk⁺ − h_j w_jk⁻) R_k / z_k.
+    """
+
+    def __init__(self, low: float = 0.0, high: float = 1.0):
+        self.low, self.high = low, high
+
+    def relevance(self, layer, a, R):
+        w, w_pos, w_neg = layer.weight, _positive(layer.weight), _negative(layer.weight)
+        low, high = np.full_like(a, self.low), np.full_like(a, self.high)
+        z = layer.apply(a, w) - layer.apply(low, w_pos) - layer.apply(high, w_neg)
+        s = _safe_divide(R, z)
+        return a * layer.backward(s, w) - low * layer.backward(s, w_pos) - high * layer.backward(s, w_neg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Composites: which rule for which layer.
+# ---------------------------------------------------------------------------------------------
+
+
+class Composite:
+    """Pick a rule per linear layer: `rules` maps layer names to rules, `default` covers the rest."""
+
+    def __init__(self, default: Rule, rules: dict[str, Rule] | None = None, name: str = "composite"):
+        self.default, self.rules, self.name = default, dict(rules or {}), name
+
+    def rule_for(self, layer_index: int, layer: Layer) -> Rule:
+        return self.rules.get(layer.name, self.default)
+
+    def __repr__(self):
+        return f"Composite({self.name})"
+
+
+def depth_composite(network: "Network", gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
+    """Montavon et al. (2019)'s recipe by depth: zᴮ on the pixels, γ in the lower layers,
+    ε in the middle layers, LRP-0 in the top (dense) layers.
+
+    Lower/middle split: the first half of the convolutional stack (with its BatchNorms) is
+    "lower", the rest "middle". Dense layers and their BatchNorms are "top".
+    """
+    linear = [layer for layer in network.layers if layer.has_weights]
+    first_dense = next(i for i, layer in enumerate(linear) if isinstance(layer, Dense))
+    conv_part = linear[:first_dense]
+    convs = [layer for layer in conv_part if isinstance(layer, Conv2D)]
+    split = conv_part.index(convs[len(convs) // 2])
+    rules: dict[str, Rule] = {}
+    for i, layer in enumerate(linear):
+        if i == 0:
+            rules[layer.name] = ZBox(low, high)
+        elif i < split:
+            rules[layer.name] = Gamma(gamma)
+        elif i < first_dense:
+            rules[layer.name] = Epsilon(epsilon)
+        else:
+            rules[layer.name] = LRP0()
+    return Composite(LRP0(), rules, name=f"zB | γ={gamma} | ε={epsilon} | 0")
+
+
+# ---------------------------------------------------------------------------------------------
+# The network and the backward pass.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Explanation:
+    """The result of `Network.explain`.
+
+    input:   relevance of each input pixel and channel, shape (N, H, W, C)
+    layers:  relevance at the *output* of each layer, by layer name, in forward order
+    logits:  the explained logit of each image (the relevance put in at the top), shape (N,)
+    targets: the explained class of each image
+    """
+
+    input: np.ndarray
+    layers: dict[str, np.ndarray]
+    logits: np.ndarray
+    targets: np.ndarray
+    activations: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def by_layer(self) -> tuple[list[str], list[np.ndarray]]:
+        """Names and relevance bottom-up, starting with the input: ready for `conservation`."""
+        return ["input", *self.layers], [self.input, *self.layers.values()]
+
+
+@dataclass
+class Network:
+    """A sequential network of the layers above, without the final softmax (LRP explains logits)."""
+
+    layers: list[Layer]
+
+    def forward(self, x: np.ndarray) -> list[np.ndarray]:
+        """The input to every layer, then the network output: len(layers) + 1 arrays."""
+        activations = [np.asarray(x, dtype=np.float64)]
+        for layer in self.layers:
+            activations.append(layer.forward(activations[-1]))
+        return activations
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)[-1]
+
+    def explain(self, x: np.ndarray, rule: Rule | Composite, target=None) -> Explanation:
+        """Explain the logit of `target` (None: the predicted class; an int; or one per image)."""
+        composite = rule if isinstance(rule, Composite) else Composite(rule)
+        activations = self.forward(x)
+        logits = activations[-1]
+        targets = _targets(logits, target)
+        R = np.zeros_like(logits)
+        rows = np.arange(len(logits))
+        R[rows, targets] = logits[rows, targets]
+        by_layer = {}
+        for index in reversed(range(len(self.layers))):
+            layer, a = self.layers[index], activations[index]
+            by_layer[layer.name] = R
+            if layer.has_weights:
+                R = composite.rule_for(index, layer).relevance(layer, a, R)
+            elif isinstance(layer, MaxPool2D):
+                R = layer.relevance(a, R)
+            elif isinstance(layer, Flatten):
+                R = R.reshape(a.shape)
+            # ReLU and Identity pass relevance on unchanged
+        names = [layer.name for layer in self.layers]
+        return Explanation(
+            input=R,
+            layers={name: by_layer[name] for name in names},
+            logits=logits[rows, targets],
+            targets=targets,
+            activations=dict(zip(["input"] + names, activations)),
+        )
+
+
+def _targets(logits: np.ndarray, target) -> np.ndarray:
+    if target is None:
+        return logits.argmax(axis=1)
+    targets = np.broadcast_to(np.asarray(target, dtype=np.int64), (len(logits),)).copy()
+    if targets.min() < 0 or targets.max() >= logits.shape[1]:
+        raise ValueError(f"target class must be in 0..{logits.shape[1] - 1}, got {target}")
+    return targets
+
+
+# ---------------------------------------------------------------------------------------------
+# Conservation: where does the relevance go?
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Conservation:
+    """Relevance totals layer by layer, for a batch.
+
+    names:  layer names, bottom (input) to top
+    totals: sum of relevance per image at each layer's output, shape (layers, images);
+            totals[0] is the input relevance, totals[-1] the explained logit
+    """
+
+    names: list[str]
+    totals: np.ndarray
+
+    @property
+    def input_share(self) -> np.ndarray:
+        """Per image: input relevance / explained logit (1 = perfectly conserved)."""
+        return self.totals[0] / self.totals[-1]
+
+    @property
+    def absorbed_share(self) -> np.ndarray:
+        """Per layer (names[1:]) and image: the share of the explained logit the layer kept
+        (by its bias, ε, or the rule) instead of passing on to its input."""
+        return (self.totals[1:] - self.totals[:-1]) / self.totals[-1]
+
+    def table(self, layers=None) -> list[dict]:
+        """Rows of mean values, one per layer (all layers, or just those named in `layers`)."""
+        rows = []
+        for i, name in enumerate(self.names[1:], start=1):
+            if layers is not None and name not in layers:
+                continue
+            rows.append({
+                "layer": name,
+                "arriving": float(self.totals[i].mean()),
+                "leaving": float(self.totals[i - 1].mean()),
+                "absorbed_share": float(self.absorbed_share[i - 1].mean()),
+            })
+        return rows
+
+
+def conservation(names: list[str], relevances: list[np.ndarray]) -> Conservation:
+    """`relevances[i]` is the relevance at the output of layer `names[i]`; index 0 is the input.
+    Works for the reference (`Explanation.by_layer()`) and iNNvestigate (`LayerRelevance`)."""
+    totals = np.stack([np.asarray(r, np.float64).reshape(len(r), -1).sum(axis=1) for r in relevances])
+    return Conservation(list(names), totals)
+
+
+# ---------------------------------------------------------------------------------------------
+# From a trained Keras model (read its weights as NumPy arrays; no TensorFlow code runs here).
+# ---------------------------------------------------------------------------------------------
+
+
+def from_keras(model) -> Network:
+    """Convert a sequential Keras model made of Conv2D, Dense, ReLU, BatchNormalization,
+    MaxPooling2D, Dropout and Flatten layers. The final softmax is dropped."""
+    layers: list[Layer] = []
+    keras_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    for position, layer in enumerate(keras_layers):
+        kind, name, weights = type(layer).__name__, layer.name, layer.get_weights()
+        config = layer.get_config()
+        activation = config.get("activation", "linear")
+        if kind in ("Conv2D", "Dense"):
+            if kind == "Conv2D" and (config["strides"] != (1, 1) or config["padding"] != "same"
+                                      or config["dilation_rate"] != (1, 1)):
+                raise ValueError(f"{name}: the reference supports stride 1, 'same' padding only")
+            bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
+            cls = Conv2D if kind == "Conv2D" else Dense
+            layers.append(cls(weights[0].astype(np.float64), bias.astype(np.float64), name))
+            if activation == "relu":
+                layers.append(ReLU(f"{name}_relu"))
+            elif activation not in ("linear", "softmax") or (
+                activation == "softmax" and position != len(keras_layers) - 1
+            ):
+                raise ValueError(f"{name}: unsupported activation {activation!r}")
+        elif kind == "Activation":
+            if activation == "relu":
+                layers.append(ReLU(name))
+            elif activation == "softmax" and position == len(keras_layers) - 1:
+                continue
+            elif activation != "linear":
+                raise ValueError(f"{name}: unsupported activation {activation!r}")
+        elif kind == "BatchNormalization":
+            gamma = weights.pop(0) if config["scale"] else 1.0
+            beta = weights.pop(0) if config["center"] else 0.0
+            mean, variance = weights
+            layers.append(ChannelAffine.from_batchnorm(gamma, beta, mean, variance, config["epsilon"], name))
+        elif kind == "MaxPooling2D":
+            if config["pool_size"] != config["strides"] or config["pool_size"][0] != config["pool_size"][1]:
+                raise ValueError(f"{name}: the reference supports square, non-overlapping pooling only")
+            layers.append(MaxPool2D(config["pool_size"][0], name))
+        elif kind == "Dropout":
+            layers.append(Identity(name))
+        elif kind == "Flatten":
+            layers.append(Flatten(name))
+        else:
+            raise ValueError(f"{name}: layer type {kind} is not supported by the reference LRP")
+    return Network(layers)

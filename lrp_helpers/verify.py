@@ -1,0 +1,71 @@
+"""Checking iNNvestigate against the independent NumPy reference, layer by layer.
+
+The two implementations compute in different precisions (TensorFlow in float32, the reference in
+float64). Wherever the network makes a discontinuous choice on values that float32 cannot tell
+apart, they may legitimately disagree: a max-pooling window whose two largest values differ by
+less than float32 rounding sends *all* its relevance to a different input. `ambiguous_images`
+finds the images where that can happen, so a comparison can leave them out and say so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import reference
+
+
+def pooling_margins(network: reference.Network, images: np.ndarray) -> np.ndarray:
+    """Per image, the smallest gap between a max-pool window's maximum and the next lower value,
+    relative to the largest value entering that pooling layer. Exact ties (equal in any precision,
+    such as BatchNorm applied to the many zeros a ReLU produces) do not count as gaps."""
+    margins = np.full(len(images), np.inf)
+    activations = network.forward(images)
+    for layer, a in zip(network.layers, activations):
+        if not isinstance(layer, reference.MaxPool2D):
+            continue
+        windows = layer._windows(a)
+        top = windows.max(axis=-1, keepdims=True)
+        below = np.where(windows < top, windows, -np.inf).max(axis=-1)
+        gap = (top[..., 0] - below).reshape(len(a), -1)
+        scale = np.abs(a).reshape(len(a), -1).max(axis=1)
+        margins = np.minimum(margins, gap.min(axis=1) / scale)
+    return margins
+
+
+def ambiguous_images(network, images, tolerance: float = 1e-6) -> np.ndarray:
+    """True for images with a max-pool near-tie that float32 rounding could flip."""
+    return pooling_margins(network, images) < tolerance
+
+
+@dataclass
+class Agreement:
+    """Largest |iNNvestigate − reference| per layer, relative to that layer's largest |relevance|."""
+
+    layers: list[str]
+    relative_error: np.ndarray
+    images_compared: int
+    images_left_out: int
+
+    @property
+    def worst(self) -> float:
+        return float(self.relative_error.max())
+
+
+def compare(analyzer, network: reference.Network, rule, images: np.ndarray, target="predicted",
+            tolerance: float = 1e-6) -> Agreement:
+    """Run both implementations on the unambiguous `images` and compare every layer's relevance.
+
+    `analyzer` must be an `lrp_helpers.analysis.Analyzer` built with keep_layers=True.
+    """
+    keep = ~ambiguous_images(network, images, tolerance)
+    images = images[keep]
+    targets = analyzer.targets(images, target)
+    theirs = analyzer.relevance_per_layer(images, targets)
+    ours = network.explain(images, rule, targets)
+    names, errors = [], []
+    for name, relevance in zip(theirs.names, theirs.relevance):
+        expected = ours.input if name == theirs.names[0] else ours.layers[name]
+        names.append(name)
+        errors.append(np.abs(relevance - expected).max() / np.abs(expected).max())
+    return Agreement(names, np.array(errors), int(keep.sum()), int((~keep).sum()))
