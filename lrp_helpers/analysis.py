@@ -255,9 +255,9 @@ class Analyzer:
             rebuilt.set_weights(weights)
             self.model = innvestigate.model_wo_softmax(rebuilt)
             with _batchnorm_surrogate(batchnorm):
+                extra = {"reverse_keep_tensors": True} if keep_layers else {}
                 self._analyzer = innvestigate.create_analyzer(
-                    method, self.model, neuron_selection_mode="index",
-                    reverse_keep_tensors=keep_layers, **self.params,
+                    method, self.model, neuron_selection_mode="index", **extra, **self.params
                 )
                 self._analyzer.create_analyzer_model()
         self.build_seconds = time.perf_counter() - start

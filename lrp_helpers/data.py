@@ -87,6 +87,21 @@ def stratified_subset(labels: np.ndarray, size: int | None) -> np.ndarray:
     return np.sort(order[:size])
 
 
+def first_per_class(labels: np.ndarray, predictions: np.ndarray | None = None, num_classes: int = 10) -> np.ndarray:
+    """Index of the first image of each class, preferring correctly predicted ones if `predictions`
+    are given (falls back to the first image of the class if none is correct)."""
+    chosen = []
+    for label in range(num_classes):
+        members = np.flatnonzero(labels == label)
+        if len(members) == 0:
+            raise ValueError(f"no image of class {label}")
+        if predictions is not None:
+            correct = members[predictions[members] == label]
+            members = correct if len(correct) else members
+        chosen.append(members[0])
+    return np.array(chosen)
+
+
 def _how_to_fix(folder: Path | None) -> str:
     target = folder if folder is not None else Path.home() / ".keras" / "datasets" / FOLDER_NAME
     return (

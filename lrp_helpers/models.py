@@ -142,16 +142,24 @@ def model_path(quick: bool = False) -> Path:
     return (folder / "quick" if quick else folder) / "mini_vgg.h5"
 
 
-def load_trained_model(quick: bool = False) -> tuple[tf.keras.Model, dict]:
-    """The model notebook 02 saved for this mode, else the committed full-run model; says which."""
-    path = model_path(quick)
-    if not path.exists():
-        path = model_path(quick=False)
+def load_trained_model(quick: bool | None = None) -> tuple[tf.keras.Model, dict]:
+    """The trained miniVGG for the explanation notebooks, and its metadata; prints which it is.
+
+    models/mini_vgg.h5 is what notebook 02 writes in a full run, and it is committed, so a fresh
+    clone has it. Only if it is missing and we are in quick mode (`quick=None` follows
+    $LRP_QUICK) is the quick-mode model notebook 02 wrote to models/quick/ used instead.
+    """
+    from .session import project_root, quick_mode
+
+    path = model_path(quick=False)
+    if not path.exists() and (quick_mode() if quick is None else quick):
+        path = model_path(quick=True)
     model = load_model(path)
     metadata = load_metadata(path)
+    shown = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
     print(
-        f"Loaded {path.relative_to(path.parents[2]) if len(path.parents) > 2 else path}: "
-        f"{metadata.get('recipe', {}).get('name', '?')} recipe, {metadata.get('epochs', '?')} epochs, "
-        f"test accuracy {metadata.get('test_accuracy', float('nan')):.1%}, trained {metadata.get('trained_on', '?')}."
+        f"Loaded {shown}: {metadata.get('recipe', {}).get('name', '?')} recipe, "
+        f"{metadata.get('epochs', '?')} epochs, test accuracy {metadata.get('test_accuracy', float('nan')):.1%}, "
+        f"trained {metadata.get('trained_on', '?')}."
     )
     return model, metadata

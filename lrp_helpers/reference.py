@@ -54,7 +54,7 @@ class Linear(Layer):
         raise NotImplementedError
 
 
-@dataclass
+@dataclass(eq=False)
 class Dense(Linear):
     weight: np.ndarray  # (inputs, outputs)
     bias: np.ndarray
@@ -68,7 +68,7 @@ class Dense(Linear):
         return s @ weight.T
 
 
-@dataclass
+@dataclass(eq=False)
 class Conv2D(Linear):
     """2-D convolution, stride 1, 'same' zero padding, NHWC (as Keras' Conv2D(padding='same'))."""
 
@@ -101,7 +101,7 @@ class Conv2D(Linear):
         return padded[:, top : top + h, left : left + w, :]
 
 
-@dataclass
+@dataclass(eq=False)
 class ChannelAffine(Linear):
     """BatchNormalization at inference: y = scale * x + shift, one scale and shift per channel.
 
@@ -126,7 +126,7 @@ class ChannelAffine(Linear):
         return s * weight
 
 
-@dataclass
+@dataclass(eq=False)
 class ReLU(Layer):
     name: str = "relu"
 
@@ -134,7 +134,7 @@ class ReLU(Layer):
         return np.maximum(a, 0)
 
 
-@dataclass
+@dataclass(eq=False)
 class Identity(Layer):
     """Dropout at inference, or any layer that passes its input through."""
 
@@ -144,7 +144,7 @@ class Identity(Layer):
         return a
 
 
-@dataclass
+@dataclass(eq=False)
 class Flatten(Layer):
     name: str = "flatten"
 
@@ -152,7 +152,7 @@ class Flatten(Layer):
         return a.reshape(len(a), -1)
 
 
-@dataclass
+@dataclass(eq=False)
 class MaxPool2D(Layer):
     """Non-overlapping max-pooling. Relevance goes to the window's first maximum in row-major
     order, the position TensorFlow's max-pool gradient picks when values tie."""
@@ -235,17 +235,26 @@ class LRP0(Epsilon):
 
 
 class Gamma(Rule):
-    """LRP-γ: favour positive contributions, w -> w + γ·w⁺ (and b -> b + γ·b⁺)."""
+    """LRP-γ: favour positive contributions, a_j w_jk -> a_j w_jk + γ·(a_j w_jk)⁺ (b -> b + γ·b⁺).
+
+    For inputs a ≥ 0 this is the usual weight form w -> w + γ·w⁺. Here BatchNorm follows each
+    ReLU, so layers also see negative inputs; writing the rule on contributions keeps "favour
+    positive contributions" true for them: (a w)⁺ = a⁺w⁺ + a⁻w⁻.
+    """
 
     def __init__(self, gamma: float = 0.25):
         self.gamma = gamma
 
     def relevance(self, layer, a, R):
-        weight = layer.weight + self.gamma * _positive(layer.weight)
-        bias = layer.bias + self.gamma * _positive(layer.bias)
-        z = layer.apply(a, weight, bias)
+        a_pos, a_neg = _positive(a), _negative(a)
+        w, w_pos, w_neg = layer.weight, _positive(layer.weight), _negative(layer.weight)
+        z = layer.apply(a, w, layer.bias) + self.gamma * (
+            layer.apply(a_pos, w_pos) + layer.apply(a_neg, w_neg) + _positive(layer.bias)
+        )
         s = _safe_divide(R, z)
-        return a * layer.backward(s, weight)
+        return a * layer.backward(s, w) + self.gamma * (
+            a_pos * layer.backward(s, w_pos) + a_neg * layer.backward(s, w_neg)
+        )
 
 
 class AlphaBeta(Rule):
@@ -334,13 +343,17 @@ class ZBox(Rule):
 
 
 class Composite:
-    """Pick a rule per linear layer: `rules` maps layer names to rules, `default` covers the rest."""
+    """Pick a rule per linear layer: by the layer's name (`rules`), else by its type (`by_type`,
+    e.g. {ChannelAffine: Epsilon(0.25)} for every BatchNorm), else `default`."""
 
-    def __init__(self, default: Rule, rules: dict[str, Rule] | None = None, name: str = "composite"):
-        self.default, self.rules, self.name = default, dict(rules or {}), name
+    def __init__(self, default: Rule, rules: dict[str, Rule] | None = None,
+                 by_type: dict[type, Rule] | None = None, name: str = "composite"):
+        self.default, self.rules, self.by_type, self.name = default, dict(rules or {}), dict(by_type or {}), name
 
     def rule_for(self, layer_index: int, layer: Layer) -> Rule:
-        return self.rules.get(layer.name, self.default)
+        if layer.name in self.rules:
+            return self.rules[layer.name]
+        return self.by_type.get(type(layer), self.default)
 
     def __repr__(self):
         return f"Composite({self.name})"
@@ -348,23 +361,24 @@ class Composite:
 
 def depth_composite(network: "Network", gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
     """Montavon et al. (2019)'s recipe by depth: zᴮ on the pixels, γ in the lower layers,
-    ε in the middle layers, LRP-0 in the top (dense) layers.
+    ε in the middle layers, LRP-0 in the top (dense) layers — and ε for every BatchNorm.
 
-    Lower/middle split: the first half of the convolutional stack (with its BatchNorms) is
-    "lower", the rest "middle". Dense layers and their BatchNorms are "top".
+    Lower/middle split: the first half of the convolutions is "lower", the rest "middle"; dense
+    layers are "top". BatchNorm after ReLU gets ε wherever it sits: its outputs can be close to zero
+    while still carrying relevance, and γ or LRP-0 would divide by almost nothing there.
     """
     linear = [layer for layer in network.layers if layer.has_weights]
-    first_dense = next(i for i, layer in enumerate(linear) if isinstance(layer, Dense))
-    conv_part = linear[:first_dense]
-    convs = [layer for layer in conv_part if isinstance(layer, Conv2D)]
-    split = conv_part.index(convs[len(convs) // 2])
+    convs = [layer for layer in linear if isinstance(layer, Conv2D)]
+    lower = {layer.name for layer in convs[: len(convs) // 2]}
     rules: dict[str, Rule] = {}
     for i, layer in enumerate(linear):
         if i == 0:
             rules[layer.name] = ZBox(low, high)
-        elif i < split:
+        elif isinstance(layer, ChannelAffine):
+            rules[layer.name] = Epsilon(epsilon)
+        elif layer.name in lower:
             rules[layer.name] = Gamma(gamma)
-        elif i < first_dense:
+        elif isinstance(layer, Conv2D):
             rules[layer.name] = Epsilon(epsilon)
         else:
             rules[layer.name] = LRP0()
@@ -376,7 +390,7 @@ def depth_composite(network: "Network", gamma=0.25, epsilon=0.25, low=0.0, high=
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Explanation:
     """The result of `Network.explain`.
 
@@ -397,7 +411,7 @@ class Explanation:
         return ["input", *self.layers], [self.input, *self.layers.values()]
 
 
-@dataclass
+@dataclass(eq=False)
 class Network:
     """A sequential network of the layers above, without the final softmax (LRP explains logits)."""
 
@@ -457,7 +471,7 @@ def _targets(logits: np.ndarray, target) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Conservation:
     """Relevance totals layer by layer, for a batch.
 

@@ -43,7 +43,7 @@ def setup_notebook(seed: int = 42) -> Settings:
     tf.compat.v1.disable_eager_execution()
     tf.get_logger().setLevel(logging.ERROR)
     tf.autograph.set_verbosity(0)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(keras|innvestigate)\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     set_seeds(seed)
     _plot_defaults()

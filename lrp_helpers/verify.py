@@ -59,6 +59,8 @@ def compare(analyzer, network: reference.Network, rule, images: np.ndarray, targ
     `analyzer` must be an `lrp_helpers.analysis.Analyzer` built with keep_layers=True.
     """
     keep = ~ambiguous_images(network, images, tolerance)
+    if not isinstance(target, str) and np.ndim(target) == 1:
+        target = np.asarray(target)[keep]  # one class per image: keep those of the kept images
     images = images[keep]
     targets = analyzer.targets(images, target)
     theirs = analyzer.relevance_per_layer(images, targets)

@@ -142,7 +142,7 @@ def _without_biases(model):
 def test_lrp0_conserves_relevance_exactly_without_biases(committed, cifar):
     bias_free = _without_biases(committed)
     network = ref.from_keras(bias_free)
-    assert all(np.all(layer.bias == 0) for layer in network.layers if layer.has_weights)
+    assert all(np.abs(layer.bias).max() < 1e-6 for layer in network.layers if layer.has_weights)
     explanation = network.explain(cifar.x_test[:16], ref.LRP0())
     names, relevances = explanation.by_layer()
     share = ref.conservation(names, relevances).input_share
@@ -195,18 +195,25 @@ def test_gradient_based_analyzers_run_on_the_minivgg(briefly_trained, cifar, met
 
 
 def test_gradient_analyzer_is_the_true_gradient(committed, cifar):
-    images = cifar.x_test[:4]
+    """Finite differences of the float64 reference network's logit along a random unit direction.
+
+    Flat image regions make exact max-pool ties between *active* units, where the logit has a kink
+    in most directions; those images are recognised by unequal one-sided differences and skipped.
+    """
+    images = cifar.x_test[:8]
     analyzer = Analyzer(committed, "gradient")
     targets = analyzer.targets(images)
     gradient = analyzer.analyze(images, targets)
-    step = 1e-2
-    direction = np.random.default_rng(0).standard_normal(images.shape).astype(np.float32)
-    rows = np.arange(len(images))
-    upper = analyzer.logits(images + step * direction)[rows, targets]
-    lower = analyzer.logits(images - step * direction)[rows, targets]
-    numeric = (upper - lower) / (2 * step)
+    network = ref.from_keras(committed)
+    direction = np.random.default_rng(0).standard_normal(images.shape)
+    direction /= np.linalg.norm(direction.reshape(len(images), -1), axis=1)[:, None, None, None]
+    step, rows = 1e-6, np.arange(len(images))
+    upper, centre, lower = (network.logits(images + k * step * direction)[rows, targets] for k in (1, 0, -1))
+    forward, backward = (upper - centre) / step, (centre - lower) / step
+    smooth = np.abs(forward - backward) < 1e-4 * np.abs(forward).max()
+    assert smooth.sum() >= 4
     analytic = (gradient * direction).sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(analytic, numeric, rtol=0.05)
+    np.testing.assert_allclose(analytic[smooth], forward[smooth], rtol=1e-3, atol=1e-3)
 
 
 def test_targets(committed, cifar):

@@ -1,0 +1,68 @@
+"""Every notebook follows the collection's skeleton, is listed in the contents, links only to
+images that exist, and is committed with the outputs of one complete run."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 4
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_skeleton(path):
+    cells = _cells(path)
+    number = path.name[:2]
+    first = _source(cells[0])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {number} — "), "title"
+    assert "**What you will learn**" in first
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert "setup_notebook()" in _source(code[0]), "the first code cell is the setup call"
+    headings = [line for c in cells if c["cell_type"] == "markdown" for line in _source(c).splitlines()]
+    assert "## Summary" in headings and "## Exercises" in headings
+    assert headings.index("## Summary") < headings.index("## Exercises")
+    placeholders = [line for line in headings if "PROSE_" in line]
+    assert not placeholders, placeholders
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_listed_in_the_contents(path):
+    assert f"(notebooks/{path.name})" in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + [ROOT / "README.md"], ids=lambda p: p.name)
+def test_image_links_resolve(path):
+    if path.suffix == ".ipynb":
+        text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text()
+    for link in IMAGE_LINK.findall(text):
+        if not link.startswith("http"):
+            assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_with_the_outputs_of_one_full_run(path):
+    cells = [c for c in _cells(path) if c["cell_type"] == "code" and _source(c).strip()]
+    counts = [c["execution_count"] for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), "execute top to bottom on a fresh kernel"
+    outputs = [o for c in cells for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = json.dumps(outputs)
+    assert "Quick mode (LRP_QUICK=1)" not in text, "committed outputs must come from a full run"
+    assert len(text) < 3_000_000, "keep embedded outputs small"
