@@ -40,8 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 SUPPORTED_LAYERS = {
-    "InputLayer", "Conv2D", "Dense", "Activation", "BatchNormalization",
-    "MaxPooling2D", "Dropout", "Flatten",
+    "InputLayer", "Conv1D", "Conv2D", "Dense", "Activation", "BatchNormalization",
+    "MaxPooling1D", "MaxPooling2D", "Dropout", "Flatten",
 }  # fmt: skip
 SUPPORTED_ACTIVATIONS = {"relu", "linear", "softmax"}
 INPUT_RANGE = (-0.5, 1.5)  # images are scaled to [0, 1]; far outside this means a wrong scale
@@ -173,8 +173,11 @@ def check_model(model) -> None:
             raise ValueError(f"Layer {layer.name!r} uses activation {activation!r}; supported: relu, linear, softmax.")
 
 
-def check_images(images, input_shape) -> np.ndarray:
-    """Validate a batch of images and return it as float32."""
+def check_images(images, input_shape, input_range=INPUT_RANGE) -> np.ndarray:
+    """Validate a batch of images (or other inputs) and return it as float32.
+
+    input_range: (low, high) outside which values are refused as wrongly scaled; None skips it.
+    """
     if not isinstance(images, np.ndarray):
         raise TypeError(f"images must be a NumPy array, got {type(images).__name__}")
     if not np.issubdtype(images.dtype, np.floating):
@@ -187,7 +190,7 @@ def check_images(images, input_shape) -> np.ndarray:
     if images.shape[1:] != tuple(input_shape):
         raise ValueError(f"images must have shape (N, {', '.join(map(str, input_shape))}), got {images.shape}")
     low, high = float(images.min()), float(images.max())
-    if low < INPUT_RANGE[0] or high > INPUT_RANGE[1]:
+    if input_range is not None and (low < input_range[0] or high > input_range[1]):
         raise ValueError(
             f"image values span [{low:.3g}, {high:.3g}], far outside the training range [0, 1]; "
             "scale pixels with / 255"
@@ -221,11 +224,13 @@ class Analyzer:
     method:     any iNNvestigate method name, e.g. "lrp.epsilon", "lrp.alpha_1_beta_0", "gradient"
     batchnorm:  "corrected" (default) or "stock" (iNNvestigate 2.1.2's wrong surrogate)
     keep_layers: also compute relevance at every layer (needed by `relevance_per_layer`)
+    input_range: inputs outside (low, high) are refused; the default suits images in [0, 1],
+                None switches the check off (e.g. for standardised tabular data)
     params:     the method's parameters, e.g. epsilon=0.1
     """
 
     def __init__(self, model, method: str = "lrp.epsilon", *, batchnorm: str = "corrected",
-                 keep_layers: bool = False, **params):
+                 keep_layers: bool = False, input_range=INPUT_RANGE, **params):
         import innvestigate
 
         if method not in innvestigate.analyzer.analyzers:
@@ -240,6 +245,7 @@ class Analyzer:
         ):
             raise ValueError(f"relevance per layer needs a backward-pass method (LRP, gradient, ...), not {method!r}")
         self.method, self.params, self.batchnorm = method, dict(params), batchnorm
+        self.input_range = input_range
         if method == "lrp" and "rule" in params:
             self.params.setdefault("bn_layer_rule", params["rule"])  # the unfused BN path crashes
         self.input_shape = tuple(model.input_shape[1:])
@@ -269,7 +275,7 @@ class Analyzer:
             yield
 
     def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, self.input_range)
         with self._inside():
             return self.model.predict(images, batch_size=batch_size, verbose=0)
 
@@ -293,7 +299,7 @@ class Analyzer:
         target: "predicted" (default), a class index for all images, one index per image, or
         "all" for every class (result shape (N, classes, *image_shape)).
         """
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, self.input_range)
         if isinstance(target, str) and target == "all":
             return np.stack([self.analyze(images, c, batch_size) for c in range(self.num_classes)], axis=1)
         targets = self.targets(images, target)
@@ -320,7 +326,7 @@ class Analyzer:
         """Relevance at the output of every layer (one batch; build with keep_layers=True)."""
         if not self.keep_layers:
             raise RuntimeError("build the Analyzer with keep_layers=True to get relevance per layer")
-        images = check_images(images, self.input_shape)
+        images = check_images(images, self.input_shape, self.input_range)
         targets = self.targets(images, target)
         analyzer = self._analyzer
         outputs = self._run(images, targets)

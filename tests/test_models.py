@@ -86,3 +86,28 @@ def test_save_and_load_round_trip(tmp_path, model):
 def test_loading_a_missing_model_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="notebook 02"):
         load_model(tmp_path / "none.h5")
+
+
+def test_one_cycle_schedule_shape():
+    from lrp_helpers.models import one_cycle
+
+    rates = np.array([one_cycle(step, 100, peak=1.0, warmup=0.25) for step in range(100)])
+    assert rates[0] == pytest.approx(0.1)
+    assert rates.argmax() == 25 and rates.max() == pytest.approx(1.0)
+    assert np.all(np.diff(rates[:26]) > 0) and np.all(np.diff(rates[25:]) < 0)
+    assert rates[-1] == pytest.approx(0.01, abs=1e-3)
+
+
+def test_augmentation_crops_and_flips_without_changing_content_scale():
+    from lrp_helpers.models import augment_batch
+
+    images = np.random.default_rng(0).random((64, 32, 32, 3), dtype=np.float32)
+    augmented = augment_batch(images, np.random.default_rng(1))
+    assert augmented.shape == images.shape and augmented.dtype == images.dtype
+    assert 0 <= augmented.min() and augmented.max() <= 1
+    unchanged = [np.array_equal(a, b) for a, b in zip(images, augmented)]
+    assert sum(unchanged) < 8  # only a centred crop without a flip leaves an image unchanged (1 in 162)
+    # every augmented image is a shifted (and maybe flipped) window of its zero-padded original
+    padded = np.pad(images[5], ((4, 4), (4, 4), (0, 0)))
+    windows = [padded[r:r + 32, c:c + 32] for r in range(9) for c in range(9)]
+    assert any(np.array_equal(augmented[5], w) or np.array_equal(augmented[5], w[:, ::-1]) for w in windows)

@@ -1,0 +1,64 @@
+"""Train the miniVGG with each recipe on the full CIFAR-10 and print what it costs.
+
+    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes seed fast]
+
+For each recipe: seconds per epoch, the first epoch (and wall time) at which test accuracy
+reached 85% (or the best reached), and the final test accuracy. Same machine, one run.
+"""
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from lrp_helpers import setup_notebook
+
+TARGET = 0.85
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=["seed", "fast"])
+    parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
+    args = parser.parse_args()
+    setup_notebook()
+    import tensorflow as tf
+
+    from lrp_helpers import data, models
+
+    recipes = {"seed": models.SEED_RECIPE, "fast": models.FAST_RECIPE}
+    cifar = data.load_cifar10()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
+    rows = []
+    for name in args.recipes:
+        recipe = recipes[name]
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(42)
+        model = models.mini_vgg()
+        epoch_ends = []
+
+        class Clock(tf.keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                epoch_ends.append(time.perf_counter())
+                print(f"  {name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}", flush=True)
+
+        start = time.perf_counter()
+        history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock()])
+        seconds = np.array(epoch_ends) - start
+        accuracy = np.array(history.history["val_accuracy"])
+        reached = np.flatnonzero(accuracy >= TARGET)
+        first = int(reached[0]) if len(reached) else None
+        rows.append((name, recipe, seconds, accuracy, first))
+        if args.save:
+            models.save_model(model, f"models/{name}_benchmark.h5", recipe=recipe, test_accuracy=float(accuracy[-1]))
+    print(f"\n{'recipe':<8}{'epochs':>7}{'s/epoch':>9}{'total min':>11}{'to 85%':>22}{'final acc':>11}{'best acc':>10}")
+    for name, recipe, seconds, accuracy, first in rows:
+        to_target = (f"epoch {first + 1}, {seconds[first] / 60:.1f} min" if first is not None
+                     else f"not reached")
+        print(f"{name:<8}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
+              f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}")
+
+
+if __name__ == "__main__":
+    main()

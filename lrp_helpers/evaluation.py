@@ -1,0 +1,164 @@
+"""Is an explanation faithful? Region perturbation (AOPC) and the model-randomisation check.
+
+Region perturbation — Samek, Binder, Montavon, Lapuschkin & Müller, "Evaluating the visualization
+of what a deep neural network has learned", IEEE TNNLS 2017. Split the image into square regions,
+order them by their summed relevance, and replace them one after another (most relevant first,
+"MoRF") with uninformative values, recording the explained logit f after each step. The area over
+the perturbation curve,
+
+    AOPC = 1/(L+1) * sum_{k=0..L} ( f(x^(0)) - f(x^(k)) ),
+
+averaged over images, is large when the regions the explanation calls relevant really drive the
+output. Least relevant first ("LeRF") is the mirror image: a good explanation keeps f high.
+
+Model-parameter randomisation — Adebayo, Gilmer, Muelly, Goodfellow, Hardt & Kim, "Sanity checks
+for saliency maps", NeurIPS 2018. Re-initialise the layers' weights one by one from the top
+("cascading"), recompute the explanations, and measure how similar they stay to the original
+(Spearman rank correlation, SSIM). An explanation that barely changes when the model's learned
+weights are destroyed cannot be explaining what the model learned.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def region_relevance(relevance_maps: np.ndarray, region: int = 4) -> np.ndarray:
+    """Sum a (N, H, W) relevance map over non-overlapping region x region squares: (N, H/r * W/r)."""
+    n, h, w = relevance_maps.shape
+    blocks = relevance_maps.reshape(n, h // region, region, w // region, region)
+    return blocks.sum(axis=(2, 4)).reshape(n, -1)
+
+
+def region_order(relevance_maps: np.ndarray, region: int = 4, most_relevant_first: bool = True) -> np.ndarray:
+    """Per image, the region indices sorted by summed relevance (ties: lower index first)."""
+    scores = region_relevance(relevance_maps, region)
+    return np.argsort(-scores if most_relevant_first else scores, axis=1, kind="stable")
+
+
+def perturbation_curves(logit_fn, images: np.ndarray, targets: np.ndarray, order: np.ndarray,
+                        replacement: np.ndarray, region: int = 4, steps: int | None = None) -> np.ndarray:
+    """The explained logit after replacing 0, 1, ..., steps regions in the given order.
+
+    logit_fn:    images -> logits, shape (N, classes)
+    order:       (N, regions) region indices, the order in which to perturb
+    replacement: (N, H, W, C) values that replace a region's pixels (e.g. uniform noise)
+    Returns (N, steps + 1); column 0 is the unperturbed logit.
+    """
+    n, h, w, _ = images.shape
+    per_row = w // region
+    steps = order.shape[1] if steps is None else steps
+    current = images.copy()
+    rows = np.arange(n)
+    curves = [logit_fn(current)[rows, targets]]
+    for k in range(steps):
+        top, left = (order[:, k] // per_row) * region, (order[:, k] % per_row) * region
+        for i in range(n):
+            current[i, top[i] : top[i] + region, left[i] : left[i] + region] = (
+                replacement[i, top[i] : top[i] + region, left[i] : left[i] + region]
+            )
+        curves.append(logit_fn(current)[rows, targets])
+    return np.stack(curves, axis=1)
+
+
+def aopc(curves: np.ndarray) -> np.ndarray:
+    """Area over the perturbation curve per image: mean over k of (f(x^(0)) - f(x^(k)))."""
+    return (curves[:, :1] - curves).mean(axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model-parameter randomisation.
+# ---------------------------------------------------------------------------------------------
+
+
+def weight_layers_top_down(model) -> list[str]:
+    """Names of the layers with a kernel (Conv2D, Dense), from the output down."""
+    return [layer.name for layer in reversed(model.layers) if hasattr(layer, "kernel")]
+
+
+def randomise_layer(layer, rng: np.random.Generator) -> None:
+    """Re-initialise a Conv2D/Dense layer in place: Glorot-uniform kernel (Keras' default), zero bias."""
+    kernel, *rest = layer.get_weights()
+    receptive = int(np.prod(kernel.shape[:-2])) if kernel.ndim > 2 else 1
+    fan_in, fan_out = kernel.shape[-2] * receptive, kernel.shape[-1] * receptive
+    limit = np.sqrt(6 / (fan_in + fan_out))
+    new = [rng.uniform(-limit, limit, size=kernel.shape).astype(kernel.dtype)]
+    layer.set_weights(new + [np.zeros_like(weights) for weights in rest])
+
+
+def cascading_randomisation(model, seed: int = 0):
+    """Yield (layer name, model) with the weights of that layer and of every layer above it
+    randomised — the top layer first. Each stage is a separate copy (safe to keep all of them);
+    `model` is not changed. BatchNormalization statistics stay as trained."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    weights = model.get_weights()
+    for name in weight_layers_top_down(model):
+        copy = tf.keras.models.clone_model(model)
+        copy.set_weights(weights)
+        randomise_layer(copy.get_layer(name), rng)
+        weights = copy.get_weights()
+        yield name, copy
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation per image between two stacks of maps (N, ...)."""
+    from scipy.stats import spearmanr
+
+    return np.array([spearmanr(x.ravel(), y.ravel())[0] for x, y in zip(a, b)])
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Structural similarity per image between two stacks of 2-D maps, each scaled to [0, 1] by
+    its own maximum (the maps must be non-negative, e.g. absolute relevance)."""
+    from skimage.metrics import structural_similarity
+
+    def scaled(x):
+        top = x.max()
+        return x / top if top > 0 else x
+
+    return np.array([structural_similarity(scaled(x), scaled(y), data_range=1.0) for x, y in zip(a, b)])
+
+
+@dataclass
+class RandomisationResult:
+    """Similarity to the original explanation after randomising each layer (top down).
+
+    layers: the layer randomised last at each stage
+    spearman, ssim: (stages, images) similarities of the absolute relevance maps
+    """
+
+    layers: list[str]
+    spearman: np.ndarray
+    ssim: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------------
+# One way to get a channel-summed relevance map from any method this collection compares.
+# ---------------------------------------------------------------------------------------------
+
+
+def relevance_maps(model, images: np.ndarray, targets: np.ndarray, method: str, seed: int = 0,
+                   **params) -> np.ndarray:
+    """(N, H, W) relevance maps for `targets`, summed over colour channels.
+
+    method: an iNNvestigate name for `analysis.Analyzer` ("lrp.epsilon", "input_t_gradient", ...),
+            "gradient" (its absolute value: sensitivity, as in Samek et al. 2017),
+            "composite" (the reference's depth composite), or "random" (uniform noise, a baseline).
+    """
+    from . import analysis
+    from . import reference as ref
+
+    if method == "random":
+        return np.random.default_rng(seed).random(images.shape[:3])
+    if method == "composite":
+        network = ref.from_keras(model)
+        return network.explain(images, ref.depth_composite(network), targets).input.sum(axis=-1)
+    analyzer = analysis.Analyzer(model, method, **params)
+    try:
+        maps = analyzer.analyze(images, targets)
+    finally:
+        analyzer.close()
+    return np.abs(maps).sum(axis=-1) if method == "gradient" else maps.sum(axis=-1)

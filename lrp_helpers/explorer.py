@@ -1,0 +1,223 @@
+"""The interactive explorer of notebook 07: plain functions and a small ipywidgets app on top.
+
+    explorer = Explorer(model, cifar)
+    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted")
+    render(result)                     # one matplotlib figure: image, heatmap, top-5 classes
+    app(explorer)                      # the widgets (needs a live kernel to react)
+
+Analyzers are built once per (method, parameter) and cached, so after the first build an update
+only runs one image through the analyzer.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import analysis, plotting
+from . import reference as ref
+
+
+@dataclass(frozen=True)
+class Method:
+    """A method the explorer offers. `source` is "innvestigate" or "reference"."""
+
+    source: str
+    name: str = ""
+    parameter: str | None = None
+    values: tuple = ()
+    default: float | None = None
+
+
+METHODS = {
+    "LRP-ε": Method("innvestigate", "lrp.epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
+    "LRP-αβ": Method("innvestigate", "lrp.alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
+    "LRP z⁺": Method("innvestigate", "lrp.z_plus"),
+    "LRP-γ (reference)": Method("reference", "gamma", "gamma", (0.1, 0.25, 0.5, 1.0), 0.25),
+    "LRP composite (reference)": Method("reference", "composite"),
+    "gradient": Method("innvestigate", "gradient"),
+    "input × gradient": Method("innvestigate", "input_t_gradient"),
+}
+TARGETS = ("predicted", "true")
+SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
+
+
+@dataclass
+class Result:
+    index: int
+    image: np.ndarray
+    relevance: np.ndarray
+    method: str
+    value: float | None
+    target: int
+    true_label: int
+    top5: list  # (class index, probability), most probable first
+    class_names: tuple
+    seconds: float
+
+
+class Explorer:
+    """Explains test images of `data` (an `lrp_helpers.data.CIFAR10`) with a choice of methods."""
+
+    def __init__(self, model, data):
+        self.model, self.data = model, data
+        self.network = ref.from_keras(model)
+        self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
+        self._analyzers: dict = {}
+        self.builds = 0
+
+    # -- choosing an image ------------------------------------------------------------------
+    def image_index(self, class_name: str, position: int = 0) -> int:
+        """Index of the `position`-th test image of a class (wrapping around)."""
+        members = np.flatnonzero(self.data.y_test == self.data.class_names.index(class_name))
+        return int(members[position % len(members)])
+
+    def random_index(self, rng: np.random.Generator) -> int:
+        return int(rng.integers(len(self.data.x_test)))
+
+    def images_in_class(self, class_name: str) -> int:
+        return int((self.data.y_test == self.data.class_names.index(class_name)).sum())
+
+    # -- explaining ---------------------------------------------------------------------------
+    def target_class(self, index: int, target) -> int:
+        """"predicted", "true", a class name, or a class index -> a class index."""
+        if target == "predicted":
+            return int(self.probabilities[index].argmax())
+        if target == "true":
+            return int(self.data.y_test[index])
+        if isinstance(target, str):
+            if target not in self.data.class_names:
+                raise ValueError(f"unknown class {target!r}; choose from {self.data.class_names}")
+            return self.data.class_names.index(target)
+        if not 0 <= int(target) < self.data.num_classes:
+            raise ValueError(f"class index must be in 0..{self.data.num_classes - 1}, got {target}")
+        return int(target)
+
+    def _innvestigate(self, method: Method, value):
+        key = (method.name, value)
+        if key not in self._analyzers:
+            params = {} if method.parameter is None else {method.parameter: value}
+            if method.name == "lrp.alpha_beta":
+                params.update(beta=value - 1, bias=False)
+            self._analyzers[key] = analysis.Analyzer(self.model, method.name, **params)
+            self.builds += 1
+        return self._analyzers[key]
+
+    def _rule(self, method: Method, value):
+        if method.name == "gamma":
+            return ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)})
+        return ref.depth_composite(self.network)
+
+    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted") -> Result:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+        spec = METHODS[method]
+        value = spec.default if value is None else value
+        if spec.parameter is not None and value not in spec.values:
+            raise ValueError(f"{spec.parameter} for {method} must be one of {spec.values}, got {value}")
+        image = self.data.x_test[index : index + 1]
+        target_class = self.target_class(index, target)
+        start = time.perf_counter()
+        if spec.source == "innvestigate":
+            relevance = self._innvestigate(spec, value).analyze(image, target_class)[0]
+        else:
+            relevance = self.network.explain(image, self._rule(spec, value), target_class).input[0]
+        seconds = time.perf_counter() - start
+        probabilities = self.probabilities[index]
+        top = np.argsort(probabilities)[::-1][:5]
+        return Result(index, image[0], relevance, method, value, target_class, int(self.data.y_test[index]),
+                      [(int(c), float(probabilities[c])) for c in top], self.data.class_names, seconds)
+
+
+def render(result: Result, fig=None):
+    """Image, heatmap and the top-5 probabilities side by side."""
+    fig = fig or plt.figure(figsize=(10, 3.2))
+    fig.clear()
+    image_ax, map_ax, bar_ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    names = result.class_names
+    image_ax.imshow(result.image)
+    image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=9)
+    image_ax.axis("off")
+    parameter = METHODS[result.method].parameter
+    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
+    shown = plotting.show_heatmap(map_ax, plotting.relevance_map(result.relevance),
+                                  f"{label}\nexplaining: {names[result.target]}")
+    fig.colorbar(shown, ax=map_ax, fraction=0.046)
+    classes = [names[c] for c, _ in result.top5][::-1]
+    probabilities = [p for _, p in result.top5][::-1]
+    colours = ["tab:red" if c == names[result.target] else "tab:grey" for c in classes]
+    bar_ax.barh(classes, probabilities, color=colours)
+    for row, probability in enumerate(probabilities):
+        bar_ax.text(min(probability, 0.82) + 0.02, row, f"{probability:.1%}", va="center", fontsize=8)
+    bar_ax.set(xlim=(0, 1), xlabel="probability", title="top-5 classes (red: explained)")
+    fig.tight_layout()
+    return fig
+
+
+def app(explorer: Explorer, seed: int = 0):
+    """The ipywidgets user interface; returns the widget to display."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    names = list(explorer.data.class_names)
+    rng = np.random.default_rng(seed)
+    class_choice = widgets.Dropdown(options=names, value=names[0], description="class")
+    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #")
+    random_button = widgets.Button(description="random image")
+    method = widgets.Dropdown(options=list(METHODS), value="LRP-ε", description="method")
+    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε")
+    target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
+    status = widgets.Label()
+    output = widgets.Output()
+    state = {"index": explorer.image_index(names[0], 0)}
+
+    def update(*_):
+        spec = METHODS[method.value]
+        result = explorer.explain(state["index"], method.value, value.value if spec.parameter else None,
+                                  target.value)
+        state["result"] = result
+        status.value = f"analysis took {result.seconds:.2f} s ({explorer.builds} analyzers built so far)"
+        with output:
+            output.clear_output(wait=True)
+            figure = render(result)
+            display(figure)
+            plt.close(figure)
+
+    def on_class(change):
+        position.max = explorer.images_in_class(class_choice.value) - 1
+        position.value = 0
+        state["index"] = explorer.image_index(class_choice.value, 0)
+        update()
+
+    def on_position(change):
+        state["index"] = explorer.image_index(class_choice.value, position.value)
+        update()
+
+    def on_random(_):
+        state["index"] = explorer.random_index(rng)
+        update()
+
+    def on_method(change):
+        spec = METHODS[method.value]
+        value.disabled = spec.parameter is None
+        if spec.parameter is not None:
+            value.unobserve(update, "value")
+            value.options, value.value = spec.values, spec.default
+            value.description = SYMBOLS[spec.parameter] + (" (β = α−1)" if spec.parameter == "alpha" else "")
+            value.observe(update, "value")
+        update()
+
+    class_choice.observe(on_class, "value")
+    position.observe(on_position, "value")
+    random_button.on_click(on_random)
+    method.observe(on_method, "value")
+    value.observe(update, "value")
+    target.observe(update, "value")
+    update()
+    controls = widgets.VBox([widgets.HBox([class_choice, position, random_button]),
+                             widgets.HBox([method, value, target]), status])
+    box = widgets.VBox([controls, output])
+    box.state = state  # which image is shown, and the last result
+    return box

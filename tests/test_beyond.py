@@ -1,0 +1,71 @@
+"""Tabular and time-series helpers of notebook 08."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lrp_helpers import analysis, beyond
+from lrp_helpers import reference as ref
+
+
+def test_breast_cancer_split_is_standardised_and_stratified():
+    data = beyond.load_breast_cancer_data()
+    assert data.x_train.shape[1] == data.x_test.shape[1] == len(data.feature_names) == 30
+    assert len(data.x_train) + len(data.x_test) == 569
+    np.testing.assert_allclose(data.x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(data.x_train.std(axis=0), 1, atol=1e-4)
+    assert abs(data.y_train.mean() - data.y_test.mean()) < 0.02
+    assert data.class_names == ("malignant", "benign")
+
+
+def test_motif_is_planted_where_stated():
+    series = beyond.make_motif_series(20, noise=0.0, seed=3)
+    shapes = beyond.motifs()
+    for x, y, start in zip(series.x[..., 0], series.y, series.start):
+        np.testing.assert_allclose(x[start:start + beyond.MOTIF_LENGTH], shapes[y], atol=1e-6)
+        outside = np.delete(x, np.arange(start, start + beyond.MOTIF_LENGTH))
+        np.testing.assert_allclose(outside, 0)
+    assert set(series.y) == {0, 1} and series.y.sum() == 10
+
+
+def test_relevance_in_window():
+    relevance = np.zeros((3, 128))
+    relevance[0, 10:26] = 1.0  # all inside the window starting at 10
+    relevance[1, 10:26] = 1.0
+    relevance[1, 100] = 16.0  # half of the positive relevance outside
+    relevance[2, 50] = -5.0  # no positive relevance at all
+    share = beyond.relevance_in_window(relevance, np.array([10, 10, 10]))
+    np.testing.assert_allclose(share, [1.0, 0.5, 0.0])
+
+
+def test_lrp_on_the_tabular_mlp_matches_the_reference():
+    data = beyond.load_breast_cancer_data()
+    tf.keras.utils.set_random_seed(0)
+    model = beyond.tabular_mlp(30)
+    beyond.fit_classifier(model, data.x_train, data.y_train, epochs=5)
+    analyzer = analysis.Analyzer(model, "lrp.epsilon", epsilon=0.01, input_range=None)
+    relevance = analyzer.analyze(data.x_test[:20])
+    network = ref.from_keras(model)
+    expected = network.explain(data.x_test[:20], ref.Epsilon(0.01), analyzer.targets(data.x_test[:20])).input
+    assert np.abs(relevance - expected).max() <= 1e-4 * np.abs(expected).max()
+    with pytest.raises(ValueError, match="far outside"):
+        analysis.Analyzer(model, "lrp.epsilon").analyze(data.x_test[:20] * 10)
+
+
+def test_permutation_importance_finds_the_only_informative_feature():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (x[:, 2] > 0).astype(int)
+    def predict_proba(inputs):
+        p = 1 / (1 + np.exp(-5 * inputs[:, 2]))
+        return np.stack([1 - p, p], axis=1)
+
+    importance = beyond.permutation_importance(predict_proba, x, y, repeats=5)
+    assert importance.argmax() == 2 and importance[2] > 1.0
+    np.testing.assert_allclose(np.delete(importance, 2), 0)
+
+
+def test_analyzer_accepts_the_1d_cnn():
+    model = beyond.motif_cnn()
+    series = beyond.make_motif_series(4)
+    relevance = analysis.Analyzer(model, "lrp.epsilon", epsilon=0.01, input_range=None).analyze(series.x)
+    assert relevance.shape == (4, 128, 1) and np.all(np.isfinite(relevance))

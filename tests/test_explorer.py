@@ -1,0 +1,106 @@
+"""The explorer's logic and widgets, without a browser."""
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from lrp_helpers import data, explorer, models, verify  # noqa: E402
+from lrp_helpers import reference as ref  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def explore(cifar10_dir):
+    model = models.load_model(models.model_path(quick=False))
+    return explorer.Explorer(model, data.load_cifar10(cifar10_dir, train_size=10, test_size=50))
+
+
+def test_explain_returns_image_heatmap_and_top5(explore):
+    result = explore.explain(3, "LRP-ε", 0.1)
+    assert result.image.shape == result.relevance.shape == (32, 32, 3)
+    probabilities = [p for _, p in result.top5]
+    assert len(result.top5) == 5 and probabilities == sorted(probabilities, reverse=True)
+    assert result.top5[0][0] == result.target  # "predicted" explains the most probable class
+    assert result.true_label == explore.data.y_test[3]
+
+
+@pytest.mark.parametrize("target, expected", [("true", None), ("cat", 3), (7, 7)])
+def test_targets(explore, target, expected):
+    result = explore.explain(5, "LRP z⁺", target=target)
+    assert result.target == (explore.data.y_test[5] if expected is None else expected)
+
+
+def test_analyzers_are_cached(explore):
+    explore.explain(0, "LRP-ε", 1.0)
+    builds = explore.builds
+    explore.explain(1, "LRP-ε", 1.0, target="true")
+    explore.explain(2, "LRP-ε", 1.0, target="dog")
+    assert explore.builds == builds
+    explore.explain(0, "LRP-ε", 10.0)
+    assert explore.builds == builds + 1
+
+
+def test_alpha_beta_matches_the_reference(explore):
+    images = explore.data.x_test[:20]
+    index = int(np.flatnonzero(~verify.ambiguous_images(explore.network, images))[0])
+    result = explore.explain(index, "LRP-αβ", 2.0)
+    expected = explore.network.explain(images[index:index + 1], ref.AlphaBeta(2, 1), result.target).input[0]
+    assert np.abs(result.relevance - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_reference_methods(explore):
+    gamma = explore.explain(4, "LRP-γ (reference)", 0.5)
+    composite = explore.explain(4, "LRP composite (reference)")
+    assert np.all(np.isfinite(gamma.relevance)) and np.all(np.isfinite(composite.relevance))
+    assert not np.allclose(gamma.relevance, composite.relevance)
+
+
+def test_clear_errors(explore):
+    with pytest.raises(ValueError, match="unknown method"):
+        explore.explain(0, "saliency")
+    with pytest.raises(ValueError, match="must be one of"):
+        explore.explain(0, "LRP-ε", 0.3)
+    with pytest.raises(ValueError, match="unknown class 'unicorn'"):
+        explore.explain(0, "LRP-ε", target="unicorn")
+    with pytest.raises(ValueError, match=r"class index must be in 0..9"):
+        explore.explain(0, "LRP-ε", target=12)
+
+
+def test_image_choice(explore):
+    first_cat = explore.image_index("cat", 0)
+    assert explore.data.y_test[first_cat] == 3
+    assert explore.image_index("cat", explore.images_in_class("cat")) == first_cat  # wraps around
+    assert 0 <= explore.random_index(np.random.default_rng(0)) < len(explore.data.x_test)
+
+
+def test_render_draws_image_heatmap_and_bars(explore):
+    figure = explorer.render(explore.explain(0, "gradient"))
+    titles = [ax.get_title() for ax in figure.axes]
+    assert any("test image 0" in t for t in titles) and any("top-5" in t for t in titles)
+    assert len(figure.axes) == 4  # image, heatmap, colour bar, bars
+
+
+def test_widgets_react_to_changes(explore):
+    box = explorer.app(explore)
+    controls = box.children[0]
+    class_choice, position, random_button = controls.children[0].children
+    method, value, target = controls.children[1].children
+    status = controls.children[2]
+    assert "analysis took" in status.value and box.state["result"].method == "LRP-ε"
+    class_choice.value = "ship"
+    assert explore.data.y_test[box.state["index"]] == 8 and box.state["result"].index == box.state["index"]
+    position.value = 2
+    assert box.state["index"] == explore.image_index("ship", 2) == box.state["result"].index
+    method.value = "LRP-αβ"
+    assert value.options == (1.0, 2.0, 3.0) and value.value == 2.0 and not value.disabled
+    assert box.state["result"].method == "LRP-αβ" and box.state["result"].value == 2.0
+    value.value = 3.0
+    assert box.state["result"].value == 3.0
+    method.value = "LRP z⁺"
+    assert value.disabled and box.state["result"].method == "LRP z⁺"
+    target.value = "true"
+    assert box.state["result"].target == explore.data.y_test[box.state["index"]]
+    target.value = "frog"
+    assert box.state["result"].target == 6
+    random_button.click()
+    assert box.state["result"].index == box.state["index"]
