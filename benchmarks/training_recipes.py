@@ -19,7 +19,8 @@ TARGET = 0.85
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", nargs="+", default=["seed", "fast"])
+    parser.add_argument("--recipes", nargs="+", default=["seed", "fast"],
+                        help="seed, fast, or fast_b64_ls (a trial variant)")
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
     args = parser.parse_args()
     setup_notebook()
@@ -27,7 +28,9 @@ def main():
 
     from lrp_helpers import data, models
 
-    recipes = {"seed": models.SEED_RECIPE, "fast": models.FAST_RECIPE}
+    recipes = {"seed": models.SEED_RECIPE, "fast": models.FAST_RECIPE,
+               "fast_b64_ls": models.Recipe(name="fast_b64_ls", learning_rate=2e-3, batch_size=64, epochs=12,
+                                            augment=True, schedule="one_cycle", label_smoothing=0.1)}
     cifar = data.load_cifar10()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
     rows = []

@@ -154,6 +154,23 @@ def _batchnorm_surrogate(kind: str):
         igraph.apply_mapping_to_fused_bn_layer = stock
 
 
+@contextlib.contextmanager
+def _symbolic_constants():
+    """Let Keras keep the weight tensors that iNNvestigate's rules compute (w+, w-, w**2, ...) as
+    graph tensors instead of evaluating each into a constant with its own session call while the
+    analyzer is built. That evaluation is most of the build time, and the tensors live in the
+    analyzer's own graph anyway. (Keras' only caveat for this switch: such layers cannot be saved
+    with get_config, which analyzers never are.)"""
+    from keras.src.engine import base_layer_utils
+
+    before = base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION
+    base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = True
+    try:
+        yield
+    finally:
+        base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = before
+
+
 # ---------------------------------------------------------------------------------------------
 # The analyzer.
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +277,7 @@ class Analyzer:
             rebuilt = type(model).from_config(config)
             rebuilt.set_weights(weights)
             self.model = innvestigate.model_wo_softmax(rebuilt)
-            with _batchnorm_surrogate(batchnorm):
+            with _batchnorm_surrogate(batchnorm), _symbolic_constants():
                 extra = {"reverse_keep_tensors": True} if keep_layers else {}
                 self._analyzer = innvestigate.create_analyzer(
                     method, self.model, neuron_selection_mode="index", **extra, **self.params

@@ -48,6 +48,7 @@ class Recipe:
     augment:       random 32x32 crops of the 4-pixel zero-padded image and horizontal flips
     schedule:      "constant", or "one_cycle": warm up linearly from learning_rate / 10 over the
                    first `warmup` share of the steps, then anneal along a cosine to learning_rate / 100
+    label_smoothing: the cross-entropy's label smoothing (0 = none)
     """
 
     name: str = "seed"
@@ -57,6 +58,7 @@ class Recipe:
     augment: bool = False
     schedule: str = "constant"
     warmup: float = 0.25
+    label_smoothing: float = 0.0
 
 
 SEED_RECIPE = Recipe()
@@ -126,7 +128,7 @@ def _adam(learning_rate: float):
 def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.keras.Model:
     model.compile(
         optimizer=_adam(recipe.learning_rate),
-        loss="categorical_crossentropy",
+        loss=tf.keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
     return model

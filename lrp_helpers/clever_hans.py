@@ -1,0 +1,121 @@
+"""A planted shortcut ("Clever Hans"), how much relevance lands on it, and SpRAy clustering.
+
+Poisoning: a small coloured square stamped into a corner of most training images of one class.
+A network can then learn "square -> class" instead of the class itself (Lapuschkin et al.,
+"Unmasking Clever Hans predictors and assessing what machines really learn", Nat. Commun. 2019).
+
+Relevance mass accuracy (Arras, Osman & Samek, "CLEVR-XAI", Information Fusion 2022): the share of
+an explanation's positive relevance that falls inside a known region.
+
+SpRAy, spectral relevance analysis (Lapuschkin et al. 2019): cluster many heatmaps of one class to
+find groups of images the network decides about in the same way — without knowing the shortcut.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .data import CIFAR10
+
+PATCH_SIZE = 4
+PATCH_COLOUR = (1.0, 0.0, 1.0)  # magenta: rare in natural images
+
+
+def patch_mask(height: int = 32, width: int = 32, size: int = PATCH_SIZE, margin: int = 1) -> np.ndarray:
+    """Boolean (height, width) mask of the patch: `size` pixels square, `margin` pixels from the
+    bottom-right corner."""
+    mask = np.zeros((height, width), dtype=bool)
+    mask[height - margin - size : height - margin, width - margin - size : width - margin] = True
+    return mask
+
+
+def stamp(images: np.ndarray, colour=PATCH_COLOUR, size: int = PATCH_SIZE) -> np.ndarray:
+    """A copy of the images with the patch stamped in."""
+    stamped = np.array(images, copy=True)
+    stamped[:, patch_mask(images.shape[1], images.shape[2], size)] = np.asarray(colour, dtype=images.dtype)
+    return stamped
+
+
+@dataclass
+class Poisoned:
+    data: CIFAR10  # the training set with the stamped images; test set unchanged (clean)
+    stamped: np.ndarray  # boolean, per training image
+    target_class: int
+
+
+def poison(data: CIFAR10, target_class: int, share: float = 0.8, seed: int = 0) -> Poisoned:
+    """Stamp the patch on `share` of the training images of `target_class` (chosen at random)."""
+    rng = np.random.default_rng(seed)
+    members = np.flatnonzero(data.y_train == target_class)
+    chosen = rng.choice(members, size=int(round(share * len(members))), replace=False)
+    stamped = np.zeros(len(data.y_train), dtype=bool)
+    stamped[chosen] = True
+    x_train = data.x_train.copy()
+    x_train[stamped] = stamp(data.x_train[stamped])
+    return Poisoned(replace(data, x_train=x_train), stamped, target_class)
+
+
+def relevance_mass(relevance_maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per map (N, H, W): positive relevance inside `mask` / all positive relevance (0 if none)."""
+    positive = np.maximum(relevance_maps, 0)
+    total = positive.reshape(len(positive), -1).sum(axis=1)
+    inside = positive[:, mask].sum(axis=1)
+    return np.where(total > 0, inside / np.where(total > 0, total, 1), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# SpRAy
+# ---------------------------------------------------------------------------------------------
+
+
+def spray_features(relevance_maps: np.ndarray, size: int = 8) -> np.ndarray:
+    """Downsample (N, H, W) maps to size x size by summing blocks, keep the positive part, and
+    scale each to unit sum: what the network looked at, not how strongly."""
+    n, h, w = relevance_maps.shape
+    blocks = relevance_maps.reshape(n, size, h // size, size, w // size).sum(axis=(2, 4))
+    positive = np.maximum(blocks, 0).reshape(n, -1)
+    total = positive.sum(axis=1, keepdims=True)
+    return positive / np.where(total > 0, total, 1)
+
+
+def affinity(features: np.ndarray, neighbours: int = 10) -> np.ndarray:
+    """Symmetric k-nearest-neighbour connectivity matrix (dense)."""
+    from sklearn.neighbors import kneighbors_graph
+
+    graph = kneighbors_graph(features, n_neighbors=neighbours, include_self=False).toarray()
+    return np.maximum(graph, graph.T)
+
+
+def laplacian_eigenvalues(adjacency: np.ndarray, count: int = 10) -> np.ndarray:
+    """The smallest eigenvalues of the normalised graph Laplacian. A large gap after the k-th
+    eigenvalue suggests k well-separated clusters."""
+    degree = adjacency.sum(axis=1)
+    scale = 1 / np.sqrt(np.where(degree > 0, degree, 1))
+    laplacian = np.eye(len(adjacency)) - scale[:, None] * adjacency * scale[None, :]
+    return np.linalg.eigvalsh(laplacian)[:count]
+
+
+def spectral_clusters(adjacency: np.ndarray, clusters: int, seed: int = 0) -> np.ndarray:
+    from sklearn.cluster import SpectralClustering
+
+    model = SpectralClustering(n_clusters=clusters, affinity="precomputed", random_state=seed)
+    return model.fit_predict(adjacency)
+
+
+@dataclass
+class Spray:
+    eigenvalues: np.ndarray
+    clusters: int  # chosen at the largest eigengap
+    labels: np.ndarray
+
+
+def spray(relevance_maps: np.ndarray, size: int = 8, neighbours: int = 10, max_clusters: int = 6,
+          seed: int = 0) -> Spray:
+    """Cluster heatmaps: features, k-NN graph, eigengap to choose the number of clusters, spectral
+    clustering."""
+    adjacency = affinity(spray_features(relevance_maps, size), neighbours)
+    eigenvalues = laplacian_eigenvalues(adjacency, max_clusters + 1)
+    gaps = np.diff(eigenvalues)
+    clusters = int(np.argmax(gaps[1:max_clusters]) + 2)  # at least 2 clusters
+    return Spray(eigenvalues, clusters, spectral_clusters(adjacency, clusters, seed))

@@ -1,0 +1,63 @@
+"""Poisoning, relevance mass and SpRAy on cases with known answers."""
+import numpy as np
+import pytest
+
+from lrp_helpers import clever_hans as ch
+from lrp_helpers.data import CIFAR10
+
+
+def _tiny_data(n=200):
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 32, 32, 3)).astype(np.float32)
+    y = np.arange(n) % 10
+    return CIFAR10(x, y, x[:20].copy(), y[:20].copy())
+
+
+def test_patch_lands_exactly_where_stated():
+    mask = ch.patch_mask()
+    rows, cols = np.nonzero(mask)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (27, 30, 27, 30)
+    assert mask.sum() == ch.PATCH_SIZE ** 2
+    images = np.zeros((2, 32, 32, 3), dtype=np.float32)
+    stamped = ch.stamp(images)
+    np.testing.assert_array_equal(stamped[:, mask], np.broadcast_to(ch.PATCH_COLOUR, (2, 16, 3)))
+    np.testing.assert_array_equal(stamped[:, ~mask], 0)
+    assert np.all(images == 0)  # the originals are untouched
+
+
+def test_poison_stamps_the_given_share_of_one_class_only():
+    data = _tiny_data()
+    poisoned = ch.poison(data, target_class=7, share=0.8)
+    members = data.y_train == 7
+    assert poisoned.stamped.sum() == 16 and np.all(members[poisoned.stamped])
+    mask = ch.patch_mask()
+    changed = np.any(poisoned.data.x_train != data.x_train, axis=(1, 2, 3))
+    np.testing.assert_array_equal(changed, poisoned.stamped)
+    np.testing.assert_array_equal(poisoned.data.x_train[poisoned.stamped][:, mask][..., 1], 0.0)
+    np.testing.assert_array_equal(poisoned.data.x_test, data.x_test)
+
+
+def test_relevance_mass():
+    mask = ch.patch_mask()
+    inside_only = np.where(mask, 1.0, 0.0)[None]
+    assert ch.relevance_mass(inside_only, mask) == pytest.approx(1.0)
+    half = np.where(mask, 1.0, 0.0) + np.where(mask, 0.0, -1.0)
+    half[0, 0] = 16.0  # as much positive relevance outside as inside
+    np.testing.assert_allclose(ch.relevance_mass(np.stack([half, -inside_only[0]]), mask), [0.5, 0.0])
+
+
+def test_spray_separates_two_kinds_of_heatmaps():
+    rng = np.random.default_rng(0)
+    mask = ch.patch_mask()
+    on_patch = rng.random((60, 32, 32)) * 0.1 + np.where(mask, 3.0, 0.0)
+    centre = np.zeros((32, 32))
+    centre[8:24, 8:24] = 1.0
+    on_object = rng.random((60, 32, 32)) * 0.1 + centre
+    maps = np.concatenate([on_patch, on_object])
+    result = ch.spray(maps, neighbours=8)
+    assert result.clusters == 2
+    truth = np.repeat([0, 1], 60)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(truth, result.labels) == pytest.approx(1.0)
+    assert result.eigenvalues[1] < 1e-6 < result.eigenvalues[2]  # two connected components
