@@ -49,6 +49,7 @@ class Recipe:
     schedule:      "constant", or "one_cycle": warm up linearly from learning_rate / 10 over the
                    first `warmup` share of the steps, then anneal along a cosine to learning_rate / 100
     label_smoothing: the cross-entropy's label smoothing (0 = none)
+    optimizer:     "adam", or "sgd" (momentum 0.9, Nesterov)
     """
 
     name: str = "seed"
@@ -59,6 +60,7 @@ class Recipe:
     schedule: str = "constant"
     warmup: float = 0.25
     label_smoothing: float = 0.0
+    optimizer: str = "adam"
 
 
 SEED_RECIPE = Recipe()
@@ -118,16 +120,19 @@ class _OneCycle(tf.keras.callbacks.Callback):
         self.step += 1
 
 
-def _adam(learning_rate: float):
+def _optimizer(recipe: Recipe):
     # Graph mode (needed by iNNvestigate) only trains with the legacy optimizers.
-    if tf.executing_eagerly():
-        return tf.keras.optimizers.Adam(learning_rate)
-    return tf.keras.optimizers.legacy.Adam(learning_rate)
+    optimizers = tf.keras.optimizers if tf.executing_eagerly() else tf.keras.optimizers.legacy
+    if recipe.optimizer == "adam":
+        return optimizers.Adam(recipe.learning_rate)
+    if recipe.optimizer == "sgd":
+        return optimizers.SGD(recipe.learning_rate, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use 'adam' or 'sgd'")
 
 
 def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.keras.Model:
     model.compile(
-        optimizer=_adam(recipe.learning_rate),
+        optimizer=_optimizer(recipe),
         loss=tf.keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )

@@ -111,3 +111,16 @@ def test_augmentation_crops_and_flips_without_changing_content_scale():
     padded = np.pad(images[5], ((4, 4), (4, 4), (0, 0)))
     windows = [padded[r:r + 32, c:c + 32] for r in range(9) for c in range(9)]
     assert any(np.array_equal(augmented[5], w) or np.array_equal(augmented[5], w[:, ::-1]) for w in windows)
+
+
+def test_recipe_optimizer_and_label_smoothing():
+    from lrp_helpers.models import Recipe, compile_model
+
+    model = compile_model(mini_vgg(), Recipe(optimizer="sgd", learning_rate=0.05, label_smoothing=0.1))
+    assert type(model.optimizer).__name__ == "SGD"
+    assert model.optimizer.get_config()["momentum"] == pytest.approx(0.9)
+    assert model.optimizer.get_config()["nesterov"] is True
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+    assert type(compile_model(mini_vgg(), SEED_RECIPE).optimizer).__name__ == "Adam"
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        compile_model(mini_vgg(), Recipe(optimizer="rmsprop"))
