@@ -20,7 +20,7 @@ TARGET = 0.85
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=["seed", "fast"],
-                        help="seed, fast, or the trial variants fast_b64_ls and fast_sgd")
+                        help="seed, fast, or the trial variants fast_b64_ls, fast_sgd and fast_lr6")
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
     args = parser.parse_args()
     setup_notebook()
@@ -32,7 +32,9 @@ def main():
                "fast_b64_ls": models.Recipe(name="fast_b64_ls", learning_rate=2e-3, batch_size=64, epochs=12,
                                             augment=True, schedule="one_cycle", label_smoothing=0.1),
                "fast_sgd": models.Recipe(name="fast_sgd", learning_rate=0.05, batch_size=128, epochs=12,
-                                         augment=True, schedule="one_cycle", label_smoothing=0.1, optimizer="sgd")}
+                                         augment=True, schedule="one_cycle", label_smoothing=0.1, optimizer="sgd"),
+               "fast_lr6": models.Recipe(name="fast_lr6", learning_rate=6e-3, batch_size=128, epochs=12,
+                                         augment=True, schedule="one_cycle", label_smoothing=0.1)}
     cifar = data.load_cifar10()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
     rows = []
