@@ -64,7 +64,9 @@ class Recipe:
 
 
 SEED_RECIPE = Recipe()
-FAST_RECIPE = Recipe(name="fast", learning_rate=3e-3, batch_size=128, epochs=12, augment=True, schedule="one_cycle")
+# Work in progress (issue 8): the best 12-epoch recipe measured so far, 84.0% (goal: 85%).
+FAST_RECIPE = Recipe(name="fast", learning_rate=6e-3, batch_size=128, epochs=12, augment=True,
+                     schedule="one_cycle", label_smoothing=0.1)
 
 
 def one_cycle(step: int, total_steps: int, peak: float, warmup: float = 0.25) -> float:
