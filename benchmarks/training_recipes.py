@@ -20,7 +20,7 @@ TARGET = 0.85
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=["seed", "fast"],
-                        help="seed, fast, or the trial variants fast_lr3, fast_b64_ls, fast_sgd and fast_lr10")
+                        help="seed, fast, or the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd")
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
     args = parser.parse_args()
     setup_notebook()
@@ -35,7 +35,9 @@ def main():
                                          augment=True, schedule="one_cycle", label_smoothing=0.1, optimizer="sgd"),
                "fast_lr3": models.Recipe(name="fast_lr3", learning_rate=3e-3, batch_size=128, epochs=12,
                                          augment=True, schedule="one_cycle"),
-               "fast_lr10": models.Recipe(name="fast_lr10", learning_rate=1e-2, batch_size=128, epochs=12,
+               "fast_lr6": models.Recipe(name="fast_lr6", learning_rate=6e-3, batch_size=128, epochs=12,
+                                         augment=True, schedule="one_cycle", label_smoothing=0.1),
+               "fast_lr20": models.Recipe(name="fast_lr20", learning_rate=2e-2, batch_size=128, epochs=12,
                                           augment=True, schedule="one_cycle", label_smoothing=0.1)}
     cifar = data.load_cifar10()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
