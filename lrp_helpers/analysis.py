@@ -59,14 +59,20 @@ def methods() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def batchnorm_as_affine(layer) -> tuple:
-    """The inference-time BatchNormalization as y = scale * x + shift (symbolic tensors)."""
+def _batchnorm_weights(layer) -> tuple:
+    """gamma, beta, moving mean and moving variance of a BatchNormalization layer (symbolic)."""
     K = tf.keras.backend
     weights = list(layer.weights)
     gamma = weights.pop(0) if layer.scale else K.ones_like(weights[0])
     beta = weights.pop(0) if layer.center else K.zeros_like(weights[0])
     mean, variance = weights
-    scale = gamma / K.sqrt(variance + layer.epsilon)
+    return gamma, beta, mean, variance
+
+
+def batchnorm_as_affine(layer) -> tuple:
+    """The inference-time BatchNormalization as y = scale * x + shift (symbolic tensors)."""
+    gamma, beta, mean, variance = _batchnorm_weights(layer)
+    scale = gamma / tf.keras.backend.sqrt(variance + layer.epsilon)
     return scale, beta - mean * scale
 
 
@@ -112,12 +118,8 @@ def corrected_fused_batchnorm_mapping(mapping, fuse_mode: str = "one_linear"):
             surrogate = _affine_layer(*batchnorm_as_affine(layer))
             surrogate(inputs)
             return mapping(surrogate, reverse_state).apply
-        K = tf.keras.backend
-        weights = list(layer.weights)
-        gamma = weights.pop(0) if layer.scale else K.ones_like(weights[0])
-        beta = weights.pop(0) if layer.center else K.zeros_like(weights[0])
-        mean, variance = weights
-        inverse_std = 1 / K.sqrt(variance + layer.epsilon)
+        gamma, beta, mean, variance = _batchnorm_weights(layer)
+        inverse_std = 1 / tf.keras.backend.sqrt(variance + layer.epsilon)
         normalise = _affine_layer(inverse_std, -mean * inverse_std)
         rescale = _affine_layer(gamma, beta)
         normalise(inputs)
@@ -229,10 +231,6 @@ class LayerRelevance:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.relevance[self.names.index(name)]
 
-    def totals(self) -> np.ndarray:
-        """Sum of relevance per image at each layer: shape (layers, images)."""
-        return np.stack([r.reshape(len(r), -1).sum(axis=1) for r in self.relevance])
-
 
 class Analyzer:
     """An iNNvestigate analyzer for a trained Keras model, built in its own graph (see module doc).
@@ -256,10 +254,9 @@ class Analyzer:
         if tf.executing_eagerly():
             raise RuntimeError("iNNvestigate needs graph mode: call lrp_helpers.setup_notebook() first")
         check_model(model)
-        if keep_layers and not isinstance(innvestigate.analyzer.analyzers[method], type) or (
-            keep_layers and not issubclass(innvestigate.analyzer.analyzers[method],
-                                           innvestigate.analyzer.reverse_base.ReverseAnalyzerBase)
-        ):
+        backward_pass = issubclass(innvestigate.analyzer.analyzers[method],
+                                   innvestigate.analyzer.reverse_base.ReverseAnalyzerBase)
+        if keep_layers and not backward_pass:
             raise ValueError(f"relevance per layer needs a backward-pass method (LRP, gradient, ...), not {method!r}")
         self.method, self.params, self.batchnorm = method, dict(params), batchnorm
         self.input_range = input_range
