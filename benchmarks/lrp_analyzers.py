@@ -45,13 +45,13 @@ def main():
 
     forward = analysis.Analyzer(model, "gradient")  # its model gives the forward pass
     forward_seconds = timed(lambda: forward.logits(images))
-    print(f"plain forward pass: {forward_seconds:.3f} s")
+    print(f"plain forward pass: {forward_seconds:.3f} s, {len(images) / forward_seconds:,.0f} images/s")
     gradient_seconds = timed(lambda: forward.analyze(images, batch_size=len(images)))
     print(f"plain gradient (forward + backward, the cheapest backward pass): {gradient_seconds:.2f} s, "
           f"{gradient_seconds / forward_seconds:.1f}x the forward pass")
 
     spent = 0.0
-    print(f"{'method':<28}{'build s':>9}{'first run s':>13}{'run s (mean of 3)':>18}{'run / forward':>15}")
+    print(f"{'method':<28}{'build s':>9}{'first run s':>13}{'run s (mean of 3)':>18}{'images/s':>10}{'run / forward':>15}")
     for method, params in VARIANTS:
         analyzer = analysis.Analyzer(model, method, **params)
         start = time.perf_counter()
@@ -60,7 +60,8 @@ def main():
         spent += analyzer.build_seconds + first
         run = timed(lambda: analyzer.analyze(images, batch_size=len(images)))
         label = method + (f" {params}" if params else "")
-        print(f"{label:<28}{analyzer.build_seconds:>9.2f}{first:>13.2f}{run:>18.2f}{run / forward_seconds:>15.1f}")
+        print(f"{label:<28}{analyzer.build_seconds:>9.2f}{first:>13.2f}{run:>18.2f}{len(images) / run:>10,.0f}"
+              f"{run / forward_seconds:>15.1f}")
         analyzer.close()
     print(f"all {len(VARIANTS)} variants built and run once: {spent:.1f} s")
 

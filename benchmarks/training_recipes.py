@@ -6,6 +6,7 @@ For each recipe: seconds per epoch, the first epoch (and wall time) at which tes
 reached 85% (or the best reached), and the final test accuracy. Same machine, one run.
 """
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -20,11 +21,17 @@ TARGET = 0.85
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=["seed", "fast"],
-                        help="seed, fast, or the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd")
+                        help="seed, fast, the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd, "
+                             "or a variant of a recipe: fast:weight_decay=0.05,crop=2")
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = one per core)")
     args = parser.parse_args()
     setup_notebook()
     import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     from lrp_helpers import data, models
 
@@ -39,6 +46,13 @@ def main():
                                          augment=True, schedule="one_cycle", label_smoothing=0.1),
                "fast_lr20": models.Recipe(name="fast_lr20", learning_rate=2e-2, batch_size=128, epochs=12,
                                           augment=True, schedule="one_cycle", label_smoothing=0.1)}
+    for name in args.recipes:
+        if ":" in name:  # a variant, e.g. fast:weight_decay=0.05,crop=2
+            base, changes = name.split(":", 1)
+            fields = {key: value for key, value in (change.split("=") for change in changes.split(","))}
+            typed = {key: value.lower() in ("1", "true") if isinstance(getattr(recipes[base], key), bool)
+                     else type(getattr(recipes[base], key))(value) for key, value in fields.items()}
+            recipes[name] = dataclasses.replace(recipes[base], name=name, **typed)
     cifar = data.load_cifar10()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
     rows = []
@@ -52,7 +66,8 @@ def main():
         class Clock(tf.keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 epoch_ends.append(time.perf_counter())
-                print(f"  {name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}", flush=True)
+                print(f"  {name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}, "
+                      f"training accuracy {logs['accuracy']:.4f}", flush=True)
 
         start = time.perf_counter()
         history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock()])
@@ -62,7 +77,7 @@ def main():
         first = int(reached[0]) if len(reached) else None
         rows.append((name, recipe, seconds, accuracy, first))
         if args.save:
-            models.save_model(model, f"models/{name}_benchmark.h5", recipe=recipe, test_accuracy=float(accuracy[-1]))
+            models.save_model(model, f"models/{name.replace(':', '_').replace(',', '_').replace('=', '')}_benchmark.h5", recipe=recipe, test_accuracy=float(accuracy[-1]))
     print(f"\n{'recipe':<8}{'epochs':>7}{'s/epoch':>9}{'total min':>11}{'to 85%':>22}{'final acc':>11}{'best acc':>10}")
     for name, recipe, seconds, accuracy, first in rows:
         to_target = (f"epoch {first + 1}, {seconds[first] / 60:.1f} min" if first is not None

@@ -1,9 +1,17 @@
 """Helpers shared by the LRP teaching notebooks.
 
 Where things live:
-    data      -- CIFAR-10 loading, verification and subsets
-    models    -- the miniVGG network, its training recipe, saving and loading
-    session   -- the one setup call at the top of each notebook, quick mode, save_fig()
+    session     -- the one setup call at the top of each notebook, quick mode, save_fig()
+    data        -- CIFAR-10 loading, verification and subsets
+    models      -- the miniVGG network, its two training recipes, saving and loading
+    analysis    -- iNNvestigate analyzers with a corrected BatchNorm surrogate
+    reference   -- an independent NumPy LRP: rules, composites, conservation
+    verify      -- comparing iNNvestigate with the reference
+    plotting    -- heatmaps, training curves, confusion matrices
+    evaluation  -- region perturbation (AOPC) and model randomisation
+    clever_hans -- a planted shortcut and SpRAy
+    explorer    -- the interactive explorer
+    beyond      -- tabular data and time series
 """
 import os
 

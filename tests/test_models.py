@@ -124,3 +124,42 @@ def test_recipe_optimizer_and_label_smoothing():
     assert type(compile_model(mini_vgg(), SEED_RECIPE).optimizer).__name__ == "Adam"
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         compile_model(mini_vgg(), Recipe(optimizer="rmsprop"))
+
+
+def test_decoupled_weight_decay_shrinks_kernels_only():
+    from lrp_helpers.models import _with_weight_decay
+
+    kernel = tf.Variable(np.full(3, 2.0, np.float32), name="dense/kernel")
+    bias = tf.Variable(np.full(3, 2.0, np.float32), name="dense/bias")
+    optimizer = _with_weight_decay(tf.keras.optimizers.legacy.Adam, weight_decay=0.5)(learning_rate=0.1)
+    zero = tf.zeros(3)  # with a zero gradient Adam itself does not move: only the decay acts
+    step = optimizer.apply_gradients([(zero, kernel), (zero, bias)])
+    session = tf.compat.v1.keras.backend.get_session()
+    session.run([kernel.initializer, bias.initializer] + [v.initializer for v in optimizer.variables()])
+    session.run(step)
+    session.run(step)
+    np.testing.assert_allclose(session.run(kernel), 2.0 * (1 - 0.1 * 0.5) ** 2, rtol=1e-6)
+    np.testing.assert_allclose(session.run(bias), 2.0)
+
+
+def test_recipe_with_weight_decay_and_flips_only_trains():
+    from lrp_helpers.models import Recipe
+
+    data = _separable_data()
+    model = mini_vgg(num_classes=2)
+    recipe = Recipe(learning_rate=1e-3, batch_size=64, augment=True, schedule="one_cycle",
+                    weight_decay=0.05, crop=0)
+    history = train(model, data, recipe, epochs=2, progress=False)
+    assert type(model.optimizer).__name__ == "AdamW"
+    assert history.history["accuracy"][-1] > 0.9
+
+
+def test_learning_rates_per_step():
+    from lrp_helpers.models import FAST_RECIPE, SEED_RECIPE, learning_rates
+
+    seed = learning_rates(SEED_RECIPE, 1000, epochs=2)
+    assert seed.shape == (32,) and np.all(seed == 1e-3)  # ceil(1000 / 64) = 16 steps per epoch
+    fast = learning_rates(FAST_RECIPE, 1000)
+    assert fast.shape == (int(np.ceil(1000 / FAST_RECIPE.batch_size)) * FAST_RECIPE.epochs,)
+    assert fast.max() == pytest.approx(FAST_RECIPE.learning_rate)
+    assert fast[0] == pytest.approx(FAST_RECIPE.learning_rate / 10)
