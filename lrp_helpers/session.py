@@ -12,14 +12,18 @@ import numpy as np
 
 QUICK_VARIABLE = "LRP_QUICK"
 IMAGES_VARIABLE = "LRP_IMAGES_DIR"
+RECIPE_VARIABLE = "LRP_RECIPE"
+RECIPE_NAMES = ("seed", "fast")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests."""
+    """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests;
+    `recipe` is the training recipe notebook 02 uses ("seed" unless $LRP_RECIPE says "fast")."""
 
     quick: bool
     seed: int
+    recipe: str = "seed"
 
     def pick(self, full, quick):
         """The full-run value, or the quick-mode one: `epochs = settings.pick(full=40, quick=1)`."""
@@ -29,6 +33,15 @@ class Settings:
 def quick_mode() -> bool:
     """True when the environment variable LRP_QUICK is set to 1/true/yes (tests set it)."""
     return os.environ.get(QUICK_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def recipe_choice() -> str:
+    """The recipe named by $LRP_RECIPE ("seed" when unset); a clear error for any other name."""
+    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "seed"
+    if name not in RECIPE_NAMES:
+        raise ValueError(f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPE_NAMES)} "
+                         f"(or unset it for the seed recipe)")
+    return name
 
 
 def setup_notebook(seed: int = 42) -> Settings:
@@ -47,7 +60,7 @@ def setup_notebook(seed: int = 42) -> Settings:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     set_seeds(seed)
     _plot_defaults()
-    settings = Settings(quick=quick_mode(), seed=seed)
+    settings = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice())
     if settings.quick:
         print(f"Quick mode ({QUICK_VARIABLE}=1): fewer epochs and images; numbers differ from a full run.")
     return settings

@@ -47,3 +47,24 @@ def test_quick_mode_figures_never_overwrite_the_committed_ones(monkeypatch):
     assert session.images_dir() == session.project_root() / "images" / "quick"
     monkeypatch.setenv("LRP_QUICK", "0")
     assert session.images_dir() == session.project_root() / "images"
+
+
+@pytest.mark.parametrize("value, expected", [(None, "seed"), ("", "seed"), ("fast", "fast"), (" Seed ", "seed")])
+def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv(session.RECIPE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(session.RECIPE_VARIABLE, value)
+    assert session.recipe_choice() == expected
+
+
+def test_unknown_recipe_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(session.RECIPE_VARIABLE, "fastest")
+    with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
+        session.recipe_choice()
+
+
+def test_every_recipe_name_is_a_recipe():
+    from lrp_helpers import models
+
+    assert set(session.RECIPE_NAMES) == set(models.RECIPES)
