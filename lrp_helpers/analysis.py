@@ -35,12 +35,15 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import tensorflow as tf
 
+from . import reference as ref
+
 SUPPORTED_LAYERS = {
-    "InputLayer", "Conv1D", "Conv2D", "Dense", "Activation", "BatchNormalization",
+    "InputLayer", "Conv1D", "Conv2D", "BiasMapConv2D", "Dense", "Activation", "BatchNormalization",
     "MaxPooling1D", "MaxPooling2D", "Dropout", "Flatten",
 }  # fmt: skip
 SUPPORTED_ACTIVATIONS = {"relu", "linear", "softmax"}
@@ -228,15 +231,76 @@ class LayerRelevance:
     names: list[str]
     relevance: list[np.ndarray]
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.relevance[self.names.index(name)]
+
+# ---------------------------------------------------------------------------------------------
+# The reference's rules, as iNNvestigate rules: one definition, two engines.
+# ---------------------------------------------------------------------------------------------
+
+
+def _gamma_rule_class():
+    """LRP-γ for iNNvestigate 2.1.2, which has none: weights w + γw⁺ and bias b + γb⁺ in the
+    forward pass, R_j = a_j Σ_k (w_jk + γw_jk⁺) R_k / z_k (Montavon et al., 2019). Written for
+    inputs ≥ 0, which holds on the canonized network."""
+    import innvestigate.backend as ibackend
+    import innvestigate.backend.graph as igraph
+    from tensorflow.keras import layers as klayers
+
+    class GammaRule(igraph.ReverseMappingBase):
+        def __init__(self, layer, _state, gamma=0.25):
+            favoured = [w + gamma * w * ibackend.cast_to_floatx(w > 0) for w in layer.weights]
+            self._layer = igraph.copy_layer_wo_activation(layer, weights=favoured, name_template="gamma_%s")
+
+        def apply(self, Xs, _Ys, Rs, _reverse_state):
+            Zs = ibackend.apply(self._layer, Xs)
+            tmp = [ibackend.safe_divide(a, b) for a, b in zip(Rs, Zs)]
+            grads = ibackend.gradients(Xs, Zs, tmp)
+            return [klayers.Multiply()([a, b]) for a, b in zip(Xs, grads)]
+
+    return GammaRule
+
+
+def innvestigate_rule(rule: ref.Rule):
+    """The iNNvestigate rule (a factory called with (layer, state)) computing `rule` exactly."""
+    from innvestigate.analyzer.relevance_based import relevance_rule as rrule
+
+    if isinstance(rule, ref.Epsilon):
+        if rule.epsilon == 0:
+            return partial(rrule.ZRule, bias=rule.bias)
+        return partial(rrule.EpsilonRule, epsilon=rule.epsilon, bias=rule.bias)
+    if isinstance(rule, ref.AlphaBeta):  # z⁺ included: the bias is ignored
+        return partial(rrule.AlphaBetaRule, alpha=rule.alpha, beta=rule.beta, bias=False)
+    if isinstance(rule, ref.Gamma):
+        return partial(_gamma_rule_class(), gamma=rule.gamma)
+    if isinstance(rule, ref.ZBox):
+        return partial(rrule.BoundedRule, low=rule.low, high=rule.high)
+    if isinstance(rule, ref.WSquare):
+        return rrule.WSquareRule
+    if isinstance(rule, ref.Flat):
+        return rrule.FlatRule
+    raise TypeError(f"no iNNvestigate counterpart for {rule!r}")
+
+
+def innvestigate_rules(rule: ref.Rule | ref.Composite) -> dict:
+    """Parameters of iNNvestigate's "lrp" analyzer that apply a reference rule or composite:
+    per-layer rules by name, the default for every other kernel layer, and one BatchNorm rule."""
+    composite = rule if isinstance(rule, ref.Composite) else ref.Composite(rule)
+    unsupported = set(composite.by_type) - {ref.ChannelAffine}
+    if unsupported:
+        raise TypeError(f"rules by layer type other than BatchNorm are not supported: {unsupported}")
+    conditions = [(lambda layer, name=name: layer.name == name, innvestigate_rule(layer_rule))
+                  for name, layer_rule in composite.rules.items()]
+    conditions.append((lambda layer: True, innvestigate_rule(composite.default)))
+    batchnorm = composite.by_type.get(ref.ChannelAffine, composite.default)
+    return {"rule": conditions, "bn_layer_rule": innvestigate_rule(batchnorm)}
 
 
 class Analyzer:
     """An iNNvestigate analyzer for a trained Keras model, built in its own graph (see module doc).
 
     model:      a trained Keras model (softmax output is fine; it is removed)
-    method:     any iNNvestigate method name, e.g. "lrp.epsilon", "lrp.alpha_1_beta_0", "gradient"
+    method:     any iNNvestigate method name, e.g. "lrp.epsilon", "lrp.alpha_1_beta_0", "gradient",
+                or a rule or composite of the reference (`ref.Epsilon(0.1)`, `ref.depth_composite(...)`),
+                computed by iNNvestigate with the same definition (`innvestigate_rules`)
     batchnorm:  "corrected" (default) or "stock" (iNNvestigate 2.1.2's wrong surrogate)
     keep_layers: also compute relevance at every layer (needed by `relevance_per_layer`)
     input_range: inputs outside (low, high) are refused; the default suits images in [0, 1],
@@ -248,6 +312,10 @@ class Analyzer:
                  keep_layers: bool = False, input_range=INPUT_RANGE, **params):
         import innvestigate
 
+        self.rule = method if isinstance(method, (ref.Rule, ref.Composite)) else None
+        if self.rule is not None:
+            params = {**innvestigate_rules(self.rule), **params}
+            method = "lrp"
         if method not in innvestigate.analyzer.analyzers:
             close = [name for name in methods() if method.split(".")[-1] in name]
             raise ValueError(f"unknown method {method!r}; did you mean one of {close or methods()}?")
@@ -260,7 +328,7 @@ class Analyzer:
             raise ValueError(f"relevance per layer needs a backward-pass method (LRP, gradient, ...), not {method!r}")
         self.method, self.params, self.batchnorm = method, dict(params), batchnorm
         self.input_range = input_range
-        if method == "lrp" and "rule" in params:
+        if method == "lrp" and "rule" in params and "bn_layer_rule" not in params:
             self.params.setdefault("bn_layer_rule", params["rule"])  # the unfused BN path crashes
         self.input_shape = tuple(model.input_shape[1:])
         self.num_classes = int(model.output_shape[-1])
@@ -360,7 +428,15 @@ class Analyzer:
     def close(self):
         self.session.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
     def __repr__(self):
+        if self.rule is not None:
+            return f"Analyzer({self.rule!r}; built in {self.build_seconds:.1f} s)"
         params = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"Analyzer({self.method}{', ' + params if params else ''}; built in {self.build_seconds:.1f} s)"
 

@@ -16,7 +16,7 @@ relevance on unchanged, max-pooling hands it to the winning input, Flatten resha
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,7 +70,11 @@ class Dense(Linear):
 
 @dataclass(eq=False)
 class Conv2D(Linear):
-    """2-D convolution, stride 1, 'same' zero padding, NHWC (as Keras' Conv2D(padding='same'))."""
+    """2-D convolution, stride 1, 'same' zero padding, NHWC (as Keras' Conv2D(padding='same')).
+
+    The bias is one value per output channel, or a map (H, W, out_channels) that depends on the
+    position: what a BatchNorm merged into the convolution leaves (`lrp_helpers.canonize`).
+    """
 
     weight: np.ndarray  # (kh, kw, in_channels, out_channels)
     bias: np.ndarray
@@ -214,13 +218,14 @@ class Epsilon(Rule):
 
     The bias is an input that keeps its share of relevance; ε absorbs some more. Both make the
     relevance that reaches the layer's inputs smaller than what arrived ("absorbed" relevance).
+    bias=False leaves the bias out of z (iNNvestigate's `lrp.epsilon_IB`): only ε absorbs.
     """
 
-    def __init__(self, epsilon: float = 0.1):
-        self.epsilon = epsilon
+    def __init__(self, epsilon: float = 0.1, bias: bool = True):
+        self.epsilon, self.bias = epsilon, bias
 
     def relevance(self, layer, a, R):
-        z = layer.forward(a)  # step 1: z = a w + b
+        z = layer.apply(a, layer.weight, layer.bias if self.bias else None)  # step 1: z = a w (+ b)
         z = z + self.epsilon * np.where(z >= 0, 1.0, -1.0)
         s = _safe_divide(R, z)  # step 2
         c = layer.backward(s, layer.weight)  # step 3
@@ -230,8 +235,8 @@ class Epsilon(Rule):
 class LRP0(Epsilon):
     """LRP-0: redistribute in proportion to a_j w_jk. Equals gradient × input on a ReLU net."""
 
-    def __init__(self):
-        super().__init__(epsilon=0.0)
+    def __init__(self, bias: bool = True):
+        super().__init__(epsilon=0.0, bias=bias)
 
 
 class Gamma(Rule):
@@ -260,8 +265,12 @@ class Gamma(Rule):
 class AlphaBeta(Rule):
     """LRP-αβ: R_j = Σ_k (α (a_j w_jk)⁺ / Σ_j (a_j w_jk)⁺ − β (a_j w_jk)⁻ / Σ_j (a_j w_jk)⁻) R_k.
 
-    α − β = 1. The bias is left out, as in Montavon et al. (2019). For inputs a ≥ 0 and α = 1,
-    β = 0 this is the z⁺ rule.
+    α − β = 1. The bias is ignored here (iNNvestigate's `lrp.alpha_*_beta_*_IB`); Bach et al. (2015)
+    and Montavon et al. (2019) count it as one more input, b⁺ in the positive and b⁻ in the
+    negative sum. On the canonized miniVGG (every input ≥ 0, `lrp_helpers.canonize`), ignoring it
+    makes αβ conserve exactly: the input receives (α − β) = 1 times the relevance. iNNvestigate's
+    `lrp.alpha_2_beta_1` (without _IB) adds the *whole* bias to both sums, which is neither.
+    For α = 1, β = 0 this is the z⁺ rule.
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.0):
@@ -350,7 +359,7 @@ class Composite:
                  by_type: dict[type, Rule] | None = None, name: str = "composite"):
         self.default, self.rules, self.by_type, self.name = default, dict(rules or {}), dict(by_type or {}), name
 
-    def rule_for(self, layer_index: int, layer: Layer) -> Rule:
+    def rule_for(self, layer: Layer) -> Rule:
         if layer.name in self.rules:
             return self.rules[layer.name]
         return self.by_type.get(type(layer), self.default)
@@ -404,7 +413,6 @@ class Explanation:
     layers: dict[str, np.ndarray]
     logits: np.ndarray
     targets: np.ndarray
-    activations: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
 
     def by_layer(self) -> tuple[list[str], list[np.ndarray]]:
         """Names and relevance bottom-up, starting with the input: ready for `conservation`."""
@@ -441,7 +449,7 @@ class Network:
             layer, a = self.layers[index], activations[index]
             by_layer[layer.name] = R
             if layer.has_weights:
-                R = composite.rule_for(index, layer).relevance(layer, a, R)
+                R = composite.rule_for(layer).relevance(layer, a, R)
             elif isinstance(layer, MaxPool2D):
                 R = layer.relevance(a, R)
             elif isinstance(layer, Flatten):
@@ -453,7 +461,6 @@ class Network:
             layers={name: by_layer[name] for name in names},
             logits=logits[rows, targets],
             targets=targets,
-            activations=dict(zip(["input"] + names, activations)),
         )
 
 
@@ -530,12 +537,12 @@ def from_keras(model) -> Network:
         kind, name, weights = type(layer).__name__, layer.name, layer.get_weights()
         config = layer.get_config()
         activation = config.get("activation", "linear")
-        if kind in ("Conv2D", "Dense"):
-            if kind == "Conv2D" and (config["strides"] != (1, 1) or config["padding"] != "same"
+        if kind in ("Conv2D", "BiasMapConv2D", "Dense"):
+            if kind != "Dense" and (config["strides"] != (1, 1) or config["padding"] != "same"
                                       or config["dilation_rate"] != (1, 1)):
                 raise ValueError(f"{name}: the reference supports stride 1, 'same' padding only")
             bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
-            cls = Conv2D if kind == "Conv2D" else Dense
+            cls = Dense if kind == "Dense" else Conv2D
             layers.append(cls(weights[0].astype(np.float64), bias.astype(np.float64), name))
             if activation == "relu":
                 layers.append(ReLU(f"{name}_relu"))

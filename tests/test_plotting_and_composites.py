@@ -56,7 +56,7 @@ def test_first_per_class_prefers_correct_predictions():
 def test_depth_composite_assigns_rules_by_depth():
     network = ref.from_keras(mini_vgg())
     composite = ref.depth_composite(network)
-    by_name = {layer.name: type(composite.rule_for(0, layer)).__name__
+    by_name = {layer.name: type(composite.rule_for(layer)).__name__
                for layer in network.layers if layer.has_weights}
     assert by_name == {
         "block1_conv1": "ZBox", "block1_bn1": "Epsilon", "block1_conv2": "Gamma", "block1_bn2": "Epsilon",
