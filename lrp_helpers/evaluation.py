@@ -140,20 +140,22 @@ class RandomisationResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def relevance_maps(model, images: np.ndarray, targets: np.ndarray, method: str, seed: int = 0,
+def relevance_maps(model, images: np.ndarray, targets: np.ndarray, method, seed: int = 0,
                    **params) -> np.ndarray:
     """(N, H, W) relevance maps for `targets`, summed over colour channels.
 
     method: an iNNvestigate name for `analysis.Analyzer` ("lrp.epsilon", "input_t_gradient", ...),
+            a rule or composite of the reference (`ref.ZPlus()`, ...; iNNvestigate computes it),
             "gradient" (its absolute value: sensitivity, as in Samek et al. 2017),
             "composite" (the reference's depth composite), or "random" (uniform noise, a baseline).
+    Pass a canonized model (`lrp_helpers.canonize`) to apply the rules where their assumptions hold.
     """
     from . import analysis
     from . import reference as ref
 
-    if method == "random":
+    if isinstance(method, str) and method == "random":
         return np.random.default_rng(seed).random(images.shape[:3])
-    if method == "composite":
+    if isinstance(method, str) and method == "composite":
         network = ref.from_keras(model)
         return network.explain(images, ref.depth_composite(network), targets).input.sum(axis=-1)
     analyzer = analysis.Analyzer(model, method, **params)
@@ -161,4 +163,4 @@ def relevance_maps(model, images: np.ndarray, targets: np.ndarray, method: str, 
         maps = analyzer.analyze(images, targets)
     finally:
         analyzer.close()
-    return np.abs(maps).sum(axis=-1) if method == "gradient" else maps.sum(axis=-1)
+    return np.abs(maps).sum(axis=-1) if isinstance(method, str) and method == "gradient" else maps.sum(axis=-1)
