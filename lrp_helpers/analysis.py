@@ -238,23 +238,47 @@ class LayerRelevance:
 
 
 def _gamma_rule_class():
-    """LRP-γ for iNNvestigate 2.1.2, which has none: weights w + γw⁺ and bias b + γb⁺ in the
-    forward pass, R_j = a_j Σ_k (w_jk + γw_jk⁺) R_k / z_k (Montavon et al., 2019). Written for
-    inputs ≥ 0, which holds on the canonized network."""
+    """LRP-γ for iNNvestigate 2.1.2, which has none, defined as in the reference (`ref.Gamma`):
+    z_k = Σ_j a_j w_jk + b_k + γ (Σ_j (a_j w_jk)⁺ + b_k⁺), with (a w)⁺ = a⁺w⁺ + a⁻w⁻, and
+    R_j = (a_j w_jk + γ (a_j w_jk)⁺) R_k / z_k. For inputs ≥ 0 (the canonized network) this is
+    Montavon et al.'s (2019) w + γw⁺."""
     import innvestigate.backend as ibackend
     import innvestigate.backend.graph as igraph
+    from tensorflow.keras import backend as kbackend
     from tensorflow.keras import layers as klayers
+
+    def part(keep):
+        return klayers.Lambda(lambda x: x * kbackend.cast(keep(x), kbackend.floatx()))
 
     class GammaRule(igraph.ReverseMappingBase):
         def __init__(self, layer, _state, gamma=0.25):
-            favoured = [w + gamma * w * ibackend.cast_to_floatx(w > 0) for w in layer.weights]
-            self._layer = igraph.copy_layer_wo_activation(layer, weights=favoured, name_template="gamma_%s")
+            self._gamma = gamma
+            weights = list(layer.weights)
+            biases = [weights.pop()] if getattr(layer, "use_bias", False) else []
+            favoured_bias = [b + gamma * b * ibackend.cast_to_floatx(b > 0) for b in biases]
+            self._plain = igraph.copy_layer_wo_activation(layer, weights=weights + favoured_bias,
+                                                          name_template="gamma_%s")
+            self._positive, self._negative = (
+                igraph.copy_layer_wo_activation(layer, keep_bias=False, name_template=f"gamma_{sign}_%s",
+                                                weights=[w * ibackend.cast_to_floatx(keep(w)) for w in weights])
+                for sign, keep in (("positive", lambda w: w > 0), ("negative", lambda w: w < 0)))
 
         def apply(self, Xs, _Ys, Rs, _reverse_state):
-            Zs = ibackend.apply(self._layer, Xs)
-            tmp = [ibackend.safe_divide(a, b) for a, b in zip(Rs, Zs)]
-            grads = ibackend.gradients(Xs, Zs, tmp)
-            return [klayers.Multiply()([a, b]) for a, b in zip(Xs, grads)]
+            times_gamma = klayers.Lambda(lambda x: x * self._gamma)
+            Xs_pos = ibackend.apply(part(lambda x: kbackend.greater(x, 0)), Xs)
+            Xs_neg = ibackend.apply(part(lambda x: kbackend.less(x, 0)), Xs)
+            Z0 = ibackend.apply(self._plain, Xs)
+            Zp = ibackend.apply(self._positive, Xs_pos)
+            Zn = ibackend.apply(self._negative, Xs_neg)
+            Zs = [klayers.Add()([z0, times_gamma(klayers.Add()([zp, zn]))]) for z0, zp, zn in zip(Z0, Zp, Zn)]
+            tmp = [ibackend.safe_divide(r, z) for r, z in zip(Rs, Zs)]
+            relevance = []
+            for X, Xp, Xn, z0, zp, zn, t in zip(Xs, Xs_pos, Xs_neg, Z0, Zp, Zn, tmp):
+                plain = klayers.Multiply()([X, ibackend.gradients([X], [z0], [t])[0]])
+                favoured = klayers.Add()([klayers.Multiply()([Xp, ibackend.gradients([Xp], [zp], [t])[0]]),
+                                          klayers.Multiply()([Xn, ibackend.gradients([Xn], [zn], [t])[0]])])
+                relevance.append(klayers.Add()([plain, times_gamma(favoured)]))
+            return relevance
 
     return GammaRule
 

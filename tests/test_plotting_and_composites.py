@@ -69,10 +69,10 @@ def test_composite_picks_by_name_then_type_then_default():
     dense = ref.Dense(np.eye(2), np.zeros(2), "unnamed")
     batchnorm = ref.ChannelAffine(np.ones(2), np.zeros(2), "bn")
     composite = ref.Composite(ref.ZPlus(), {"bn": ref.Flat()}, by_type={ref.ChannelAffine: ref.WSquare()})
-    assert isinstance(composite.rule_for(0, dense), ref.ZPlus)
-    assert isinstance(composite.rule_for(0, batchnorm), ref.Flat)
+    assert isinstance(composite.rule_for(dense), ref.ZPlus)
+    assert isinstance(composite.rule_for(batchnorm), ref.Flat)
     other_bn = ref.ChannelAffine(np.ones(2), np.zeros(2), "bn2")
-    assert isinstance(composite.rule_for(0, other_bn), ref.WSquare)
+    assert isinstance(composite.rule_for(other_bn), ref.WSquare)
 
 
 def test_alpha_beta_must_differ_by_one():
