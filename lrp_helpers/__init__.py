@@ -5,6 +5,7 @@ Where things live:
     data        -- CIFAR-10 loading, verification and subsets
     models      -- the miniVGG network, its two training recipes, saving and loading
     analysis    -- iNNvestigate analyzers with a corrected BatchNorm surrogate
+    canonize    -- merging BatchNorm into the next linear layer, so the rules' assumptions hold
     reference   -- an independent NumPy LRP: rules, composites, conservation
     verify      -- comparing iNNvestigate with the reference
     plotting    -- heatmaps, training curves, confusion matrices

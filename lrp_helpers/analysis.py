@@ -22,13 +22,13 @@ What `Analyzer` takes care of, and why:
   computes ``k = gamma / sqrt(var**2 + eps)`` and ``b = beta - mean / sqrt(var**2 + eps)``. The
   correct values are ``k = gamma / sqrt(var + eps)`` and ``b = beta - mean * gamma / sqrt(var + eps)``.
   With freshly initialised statistics (mean 0, var 1) both agree, so the bug only shows on a
-  trained model, where it makes the heatmaps wrong. We *correct the surrogate* rather than
-  canonize the model (replace each BatchNorm by an equivalent Dense/Conv layer): a replacement
-  layer would be matched by the analyzers' conv/dense rules instead of their BatchNorm rule
-  (the sequential presets use a different rule for BatchNorm), and the flat rule would mix
-  channels through the zero off-diagonal weights. Correcting the two formulas keeps every
-  analyzer's own semantics and changes nothing else. `batchnorm="stock"` keeps the library's
+  trained model, where it makes the heatmaps wrong. Correcting the two formulas keeps every
+  analyzer's own semantics for the network as trained. `batchnorm="stock"` keeps the library's
   surrogate, for showing the bug.
+* **Rules defined once.** `Analyzer(model, rule)` takes a rule or composite of the NumPy reference
+  (`lrp_helpers.reference`) and has iNNvestigate compute that same definition (`innvestigate_rules`).
+  To use z⁺, αβ and γ where their assumptions hold, explain `canonize.canonize(model)`, on which no
+  BatchNorm is left (`lrp_helpers.canonize`).
 """
 from __future__ import annotations
 
