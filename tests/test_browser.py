@@ -62,6 +62,13 @@ def jupyterlab(tmp_path, cifar10_dir):
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # The server works in a scratch copy: JupyterLab saves the notebook it runs, and the committed
+    # notebook must keep its full-run outputs. The package, its settings and the models are linked.
+    workspace = tmp_path / "workspace"
+    (workspace / "notebooks").mkdir(parents=True)
+    for name in ("pyproject.toml", "lrp_helpers", "models"):
+        (workspace / name).symlink_to(ROOT / name)
+    shutil.copy(ROOT / NOTEBOOK, workspace / NOTEBOOK)
     env = dict(os.environ, LRP_QUICK="1", LRP_CIFAR10_DIR=str(cifar10_dir),
                JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
@@ -69,9 +76,9 @@ def jupyterlab(tmp_path, cifar10_dir):
     log_path = tmp_path / "server.log"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={ROOT}"] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI runs as root
+               f"--ServerApp.root_dir={workspace}"] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI runs as root
     with open(log_path, "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=workspace, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_server(server, f"{url}/api/status?token={token}", log_path)
@@ -140,6 +147,7 @@ class Page:
         is a new one; fail if either stays as it was or an error appears."""
         self.widget("status").scroll_into_view_if_needed()  # JupyterLab renders only visible cells
         before_status, before_image = self.shown()
+        start = time.perf_counter()
         action()
         try:
             self.page.wait_for_function(
@@ -163,6 +171,7 @@ class Page:
         self.assert_no_errors(step)
         status, image = self.shown()
         assert status != before_status and image != before_image, step
+        print(f"{step}: {time.perf_counter() - start:.2f} s until the new heatmap showed; {status}")
 
     def drag_slider(self, name: str, fraction: float) -> None:
         """Drag the slider's handle with the mouse to `fraction` (0 = left end, 1 = right end)."""
@@ -226,6 +235,7 @@ def run_notebook(notebook: Page) -> None:
                  .every(p => !/\\d/.test(p.textContent))""",
         timeout=30_000,
     )
+    start = time.perf_counter()
     notebook.menu("Run", "Run All Cells")
     page.wait_for_function(
         """() => {
@@ -241,6 +251,7 @@ def run_notebook(notebook: Page) -> None:
         timeout=CHANGE_MS,
     )
     notebook.assert_no_errors("running the notebook")
+    print(f"running the notebook (quick mode): {time.perf_counter() - start:.1f} s")
 
 
 def work_every_control(notebook: Page) -> None:
