@@ -72,7 +72,7 @@ class Recipe:
 RECIPE_VARIABLE = "LRP_RECIPE"
 SEED_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py: 85.6% after 12 epochs in its trial, 85.05% and
-# 84.6% in two later runs (see the README).
+# 84.6% in two later runs (see docs/measurements.md).
 FAST_RECIPE = Recipe(name="fast", learning_rate=5e-3, batch_size=64, epochs=12, augment=True, crop=0,
                      schedule="one_cycle", label_smoothing=0.1, weight_decay=0.05)
 
