@@ -7,10 +7,17 @@
 
 Analyzers are built once per (method, parameter) and cached, so after the first build an update
 only runs one image through the analyzer.
+
+Widget callbacks may run in another thread than the one that loaded the model: JupyterLab 4.6
+sends widget messages over kernel subshells (its setting "commsOverSubshells"), and in that thread
+TensorFlow's default graph and Keras' session are empty ("The Session graph is empty"). So the
+explorer keeps the model's graph and session and does all its TensorFlow work inside them.
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import traceback
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -62,11 +69,23 @@ class Explorer:
     """Explains test images of `data` (an `lrp_helpers.data.CIFAR10`) with a choice of methods."""
 
     def __init__(self, model, data):
+        import tensorflow as tf
+
         self.model, self.data = model, data
-        self.network = ref.from_keras(model)
-        self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
+        self.graph = model.weights[0].graph if model.weights else tf.compat.v1.get_default_graph()
+        with self.graph.as_default():
+            self.session = tf.compat.v1.keras.backend.get_session()
+        with self.model_graph():
+            self.network = ref.from_keras(model)
+            self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
         self._analyzers: dict = {}
         self.builds = 0
+
+    @contextlib.contextmanager
+    def model_graph(self):
+        """Make the model's graph and session the current ones, in whichever thread runs this."""
+        with self.graph.as_default(), self.session.as_default():
+            yield
 
     # -- choosing an image ------------------------------------------------------------------
     def image_index(self, class_name: str, position: int = 0) -> int:
@@ -121,7 +140,8 @@ class Explorer:
         target_class = self.target_class(index, target)
         start = time.perf_counter()
         if spec.source == "innvestigate":
-            relevance = self._innvestigate(spec, value).analyze(image, target_class)[0]
+            with self.model_graph():
+                relevance = self._innvestigate(spec, value).analyze(image, target_class)[0]
         else:
             relevance = self.network.explain(image, self._rule(spec, value), target_class).input[0]
         seconds = time.perf_counter() - start
@@ -140,10 +160,8 @@ def render(result: Result, fig=None):
     image_ax.imshow(result.image)
     image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=9)
     image_ax.axis("off")
-    parameter = METHODS[result.method].parameter
-    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
     shown = plotting.show_heatmap(map_ax, plotting.relevance_map(result.relevance),
-                                  f"{label}\nexplaining: {names[result.target]}")
+                                  f"{method_label(result)}\nexplaining: {names[result.target]}")
     fig.colorbar(shown, ax=map_ax, fraction=0.046)
     classes = [names[c] for c, _ in result.top5][::-1]
     probabilities = [p for _, p in result.top5][::-1]
@@ -156,6 +174,19 @@ def render(result: Result, fig=None):
     return fig
 
 
+def method_label(result: Result) -> str:
+    """The method and its parameter, e.g. "LRP-ε, ε = 0.1"."""
+    parameter = METHODS[result.method].parameter
+    return result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
+
+
+def describe(result: Result) -> str:
+    """One line naming what is shown and how long the analysis took (the app's status line)."""
+    names = result.class_names
+    return (f"test image {result.index} ({names[result.true_label]}), {method_label(result)}, "
+            f"explaining {names[result.target]}: analysis took {result.seconds:.2f} s")
+
+
 def app(explorer: Explorer, seed: int = 0):
     """The ipywidgets user interface; returns the widget to display."""
     import ipywidgets as widgets
@@ -164,26 +195,43 @@ def app(explorer: Explorer, seed: int = 0):
     names = list(explorer.data.class_names)
     rng = np.random.default_rng(seed)
     class_choice = widgets.Dropdown(options=names, value=names[0], description="class")
-    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #")
+    # Sliders report only where they are released: each value can mean an analyzer build.
+    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #",
+                                 continuous_update=False)
     random_button = widgets.Button(description="random image")
     method = widgets.Dropdown(options=list(METHODS), value="LRP-ε", description="method")
-    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε")
+    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε",
+                                    continuous_update=False)
     target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
     status = widgets.Label()
     output = widgets.Output()
-    state = {"index": explorer.image_index(names[0], 0)}
+    for name, widget in (("class", class_choice), ("image", position), ("random", random_button),
+                         ("method", method), ("parameter", value), ("target", target),
+                         ("status", status), ("heatmap", output)):
+        widget.add_class(f"lrp-explorer-{name}")  # stable names for styling and the browser test
+    state = {"index": explorer.image_index(names[0], 0), "error": None}
 
     def update(*_):
-        spec = METHODS[method.value]
-        result = explorer.explain(state["index"], method.value, value.value if spec.parameter else None,
-                                  target.value)
-        state["result"] = result
-        status.value = f"analysis took {result.seconds:.2f} s ({explorer.builds} analyzers built so far)"
-        with output:
-            output.clear_output(wait=True)
-            figure = render(result)
-            display(figure)
-            plt.close(figure)
+        """Explain and redraw. A failure is shown in the app itself: the status line names it and
+        the output area shows the traceback (a widget callback's error would otherwise reach only
+        JupyterLab's log console)."""
+        try:
+            spec = METHODS[method.value]
+            result = explorer.explain(state["index"], method.value,
+                                      value.value if spec.parameter else None, target.value)
+            state["result"], state["error"] = result, None
+            status.value = describe(result) + f" ({explorer.builds} analyzers built so far)"
+            with output:
+                output.clear_output(wait=True)
+                figure = render(result)
+                display(figure)
+                plt.close(figure)
+        except Exception as error:  # any failure, so that the user sees it
+            state["error"] = error
+            status.value = f"Error: {type(error).__name__}: {error}"
+            with output:
+                output.clear_output(wait=True)
+                print(traceback.format_exc())
 
     def on_class(change):
         position.max = explorer.images_in_class(class_choice.value) - 1
@@ -219,5 +267,5 @@ def app(explorer: Explorer, seed: int = 0):
     controls = widgets.VBox([widgets.HBox([class_choice, position, random_button]),
                              widgets.HBox([method, value, target]), status])
     box = widgets.VBox([controls, output])
-    box.state = state  # which image is shown, and the last result
+    box.state = state  # which image is shown, the last result, and the last error (None if it worked)
     return box

@@ -2,6 +2,8 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import threading  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -104,3 +106,40 @@ def test_widgets_react_to_changes(explore):
     assert box.state["result"].target == 6
     random_button.click()
     assert box.state["result"].index == box.state["index"]
+
+
+def test_widget_callbacks_work_in_another_thread(explore):
+    """JupyterLab 4.6 runs widget callbacks over kernel subshells, in another thread, where
+    TensorFlow's default graph and Keras' session are empty: a change that needs a new analyzer
+    must still build it from the model's own graph and session."""
+    box = explorer.app(explore)
+    method = box.children[0].children[1].children[0]
+    builds = explore.builds
+    failures = []
+
+    def change_method():
+        try:
+            method.value = "input × gradient"
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+
+    worker = threading.Thread(target=change_method)
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive() and not failures
+    assert box.state["error"] is None, box.state["error"]
+    assert explore.builds == builds + 1 and box.state["result"].method == "input × gradient"
+    assert box.children[0].children[2].value.startswith(f"test image {box.state['index']} ")
+
+
+def test_callback_errors_are_shown_in_the_app(explore, monkeypatch):
+    box = explorer.app(explore)
+    target, status = box.children[0].children[1].children[2], box.children[0].children[2]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("The Session graph is empty")
+
+    monkeypatch.setattr(explore, "explain", broken)
+    target.value = "true"  # the callback must not raise: its error goes to the app
+    assert status.value == "Error: RuntimeError: The Session graph is empty"
+    assert isinstance(box.state["error"], RuntimeError)
