@@ -1,12 +1,16 @@
 """The interactive explorer of notebook 07: plain functions and a small ipywidgets app on top.
 
     explorer = Explorer(model, cifar)
-    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted")
+    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted", network="canonized")
     render(result)                     # one matplotlib figure: image, heatmap, top-5 classes
     app(explorer)                      # the widgets (needs a live kernel to react)
 
-Analyzers are built once per (method, parameter) and cached, so after the first build an update
-only runs one image through the analyzer.
+Analyzers are built once per (network, method, parameter) and cached, so after the first build an
+update only runs one image through the analyzer.
+
+The LRP rules are applied to the canonized network by default (every BatchNorm merged into the next
+linear layer, `lrp_helpers.canonize`), where their assumptions hold; "as trained" applies them to the
+network with its BatchNorm layers, for comparison.
 
 Widget callbacks may run in another thread than the one that loaded the model: JupyterLab 4.6
 sends widget messages over kernel subshells (its setting "commsOverSubshells"), and in that thread
@@ -23,13 +27,15 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import analysis, plotting
+from . import analysis, canonize, plotting
 from . import reference as ref
 
 
 @dataclass(frozen=True)
 class Method:
-    """A method the explorer offers. `source` is "innvestigate" or "reference"."""
+    """A method the explorer offers. `source` says who computes it: "innvestigate" (an iNNvestigate
+    method name, or a reference rule computed by iNNvestigate) or "reference" (the NumPy reference:
+    γ and the composite, whose γ iNNvestigate matches only on the canonized network)."""
 
     source: str
     name: str = ""
@@ -39,14 +45,15 @@ class Method:
 
 
 METHODS = {
-    "LRP-ε": Method("innvestigate", "lrp.epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
-    "LRP-αβ": Method("innvestigate", "lrp.alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
-    "LRP z⁺": Method("innvestigate", "lrp.z_plus"),
+    "LRP-ε": Method("innvestigate", "epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
+    "LRP-αβ": Method("innvestigate", "alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
+    "LRP z⁺": Method("innvestigate", "z_plus"),
     "LRP-γ (reference)": Method("reference", "gamma", "gamma", (0.1, 0.25, 0.5, 1.0), 0.25),
     "LRP composite (reference)": Method("reference", "composite"),
     "gradient": Method("innvestigate", "gradient"),
     "input × gradient": Method("innvestigate", "input_t_gradient"),
 }
+NETWORKS = ("canonized", "as trained")
 TARGETS = ("predicted", "true")
 SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
 
@@ -58,6 +65,7 @@ class Result:
     relevance: np.ndarray
     method: str
     value: float | None
+    network: str
     target: int
     true_label: int
     top5: list  # (class index, probability), most probable first
@@ -76,7 +84,9 @@ class Explorer:
         with self.graph.as_default():
             self.session = tf.compat.v1.keras.backend.get_session()
         with self.model_graph():
-            self.network = ref.from_keras(model)
+            canonized = canonize.canonize(model)
+            self.models = {"canonized": canonized, "as trained": model}
+            self.networks = {name: ref.from_keras(keras_model) for name, keras_model in self.models.items()}
             self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
         self._analyzers: dict = {}
         self.builds = 0
@@ -114,24 +124,23 @@ class Explorer:
             raise ValueError(f"class index must be in 0..{self.data.num_classes - 1}, got {target}")
         return int(target)
 
-    def _innvestigate(self, method: Method, value):
-        key = (method.name, value)
+    def _innvestigate(self, method: Method, value, network: str):
+        key = (network, method.name, value)
         if key not in self._analyzers:
-            params = {} if method.parameter is None else {method.parameter: value}
-            if method.name == "lrp.alpha_beta":
-                params.update(beta=value - 1, bias=False)
-            self._analyzers[key] = analysis.Analyzer(self.model, method.name, **params)
+            how = self._rule(method, value, network) if method.name in RULES else method.name
+            self._analyzers[key] = analysis.Analyzer(self.models[network], how)
             self.builds += 1
         return self._analyzers[key]
 
-    def _rule(self, method: Method, value):
-        if method.name == "gamma":
-            return ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)})
-        return ref.depth_composite(self.network)
+    def _rule(self, method: Method, value, network: str):
+        return RULES[method.name](value, self.networks[network])
 
-    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted") -> Result:
+    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted",
+                network: str = "canonized") -> Result:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
         spec = METHODS[method]
         value = spec.default if value is None else value
         if spec.parameter is not None and value not in spec.values:
@@ -141,14 +150,27 @@ class Explorer:
         start = time.perf_counter()
         if spec.source == "innvestigate":
             with self.model_graph():
-                relevance = self._innvestigate(spec, value).analyze(image, target_class)[0]
+                relevance = self._innvestigate(spec, value, network).analyze(image, target_class)[0]
         else:
-            relevance = self.network.explain(image, self._rule(spec, value), target_class).input[0]
+            relevance = self.networks[network].explain(image, self._rule(spec, value, network), target_class).input[0]
         seconds = time.perf_counter() - start
         probabilities = self.probabilities[index]
         top = np.argsort(probabilities)[::-1][:5]
-        return Result(index, image[0], relevance, method, value, target_class, int(self.data.y_test[index]),
+        return Result(index, image[0], relevance, method, value, network, target_class, int(self.data.y_test[index]),
                       [(int(c), float(probabilities[c])) for c in top], self.data.class_names, seconds)
+
+
+# The LRP rules the explorer offers, as reference rules: (parameter value, reference network) -> rule.
+# On the network as trained, BatchNorm layers get the same rule (iNNvestigate's convention), except
+# under γ, where they get ε = 0.25 (γ would divide by almost nothing where BatchNorm maps a ReLU
+# zero close to zero).
+RULES = {
+    "epsilon": lambda value, network: ref.Epsilon(value),
+    "alpha_beta": lambda value, network: ref.AlphaBeta(value, value - 1),
+    "z_plus": lambda value, network: ref.ZPlus(),
+    "gamma": lambda value, network: ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)}),
+    "composite": lambda value, network: ref.depth_composite(network),
+}
 
 
 def render(result: Result, fig=None):
@@ -177,7 +199,8 @@ def render(result: Result, fig=None):
 def method_label(result: Result) -> str:
     """The method and its parameter, e.g. "LRP-ε, ε = 0.1"."""
     parameter = METHODS[result.method].parameter
-    return result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
+    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
+    return label + (" (as trained)" if result.network == "as trained" else "")
 
 
 def describe(result: Result) -> str:
@@ -203,10 +226,11 @@ def app(explorer: Explorer, seed: int = 0):
     value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε",
                                     continuous_update=False)
     target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
+    network = widgets.Dropdown(options=list(NETWORKS), value="canonized", description="network")
     status = widgets.Label()
     output = widgets.Output()
     for name, widget in (("class", class_choice), ("image", position), ("random", random_button),
-                         ("method", method), ("parameter", value), ("target", target),
+                         ("method", method), ("parameter", value), ("target", target), ("network", network),
                          ("status", status), ("heatmap", output)):
         widget.add_class(f"lrp-explorer-{name}")  # stable names for styling and the browser test
     state = {"index": explorer.image_index(names[0], 0), "error": None}
@@ -218,7 +242,7 @@ def app(explorer: Explorer, seed: int = 0):
         try:
             spec = METHODS[method.value]
             result = explorer.explain(state["index"], method.value,
-                                      value.value if spec.parameter else None, target.value)
+                                      value.value if spec.parameter else None, target.value, network.value)
             state["result"], state["error"] = result, None
             status.value = describe(result) + f" ({explorer.builds} analyzers built so far)"
             with output:
@@ -263,9 +287,10 @@ def app(explorer: Explorer, seed: int = 0):
     method.observe(on_method, "value")
     value.observe(update, "value")
     target.observe(update, "value")
+    network.observe(update, "value")
     update()
     controls = widgets.VBox([widgets.HBox([class_choice, position, random_button]),
-                             widgets.HBox([method, value, target]), status])
+                             widgets.HBox([method, value, target, network]), status])
     box = widgets.VBox([controls, output])
     box.state = state  # which image is shown, the last result, and the last error (None if it worked)
     return box

@@ -42,12 +42,22 @@ def test_analyzers_are_cached(explore):
     assert explore.builds == builds + 1
 
 
-def test_alpha_beta_matches_the_reference(explore):
+@pytest.mark.parametrize("network", explorer.NETWORKS)
+def test_alpha_beta_matches_the_reference(explore, network):
     images = explore.data.x_test[:20]
-    index = int(np.flatnonzero(~verify.ambiguous_images(explore.network, images))[0])
-    result = explore.explain(index, "LRP-αβ", 2.0)
-    expected = explore.network.explain(images[index:index + 1], ref.AlphaBeta(2, 1), result.target).input[0]
+    reference_network = explore.networks[network]
+    index = int(np.flatnonzero(~verify.ambiguous_images(reference_network, images))[0])
+    result = explore.explain(index, "LRP-αβ", 2.0, network=network)
+    expected = reference_network.explain(images[index:index + 1], ref.AlphaBeta(2, 1), result.target).input[0]
     assert np.abs(result.relevance - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_canonized_is_the_default_and_z_plus_conserves_only_there(explore):
+    canonized, as_trained = explore.explain(6, "LRP z⁺"), explore.explain(6, "LRP z⁺", network="as trained")
+    assert canonized.network == "canonized" and "(as trained)" in explorer.describe(as_trained)
+    explained = explore.networks["canonized"].logits(explore.data.x_test[6:7])[0, canonized.target]
+    assert abs(canonized.relevance.sum() / explained - 1) < 1e-3
+    assert abs(as_trained.relevance.sum() / explained - 1) > 0.1
 
 
 def test_reference_methods(explore):
@@ -60,6 +70,8 @@ def test_reference_methods(explore):
 def test_clear_errors(explore):
     with pytest.raises(ValueError, match="unknown method"):
         explore.explain(0, "saliency")
+    with pytest.raises(ValueError, match="unknown network"):
+        explore.explain(0, "LRP-ε", network="raw")
     with pytest.raises(ValueError, match="must be one of"):
         explore.explain(0, "LRP-ε", 0.3)
     with pytest.raises(ValueError, match="unknown class 'unicorn'"):
@@ -86,7 +98,7 @@ def test_widgets_react_to_changes(explore):
     box = explorer.app(explore)
     controls = box.children[0]
     class_choice, position, random_button = controls.children[0].children
-    method, value, target = controls.children[1].children
+    method, value, target, network = controls.children[1].children
     status = controls.children[2]
     assert "analysis took" in status.value and box.state["result"].method == "LRP-ε"
     class_choice.value = "ship"
@@ -106,6 +118,9 @@ def test_widgets_react_to_changes(explore):
     assert box.state["result"].target == 6
     random_button.click()
     assert box.state["result"].index == box.state["index"]
+    assert box.state["result"].network == "canonized"
+    network.value = "as trained"
+    assert box.state["result"].network == "as trained" and "(as trained)" in status.value
 
 
 def test_widget_callbacks_work_in_another_thread(explore):
