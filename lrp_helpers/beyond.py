@@ -57,7 +57,8 @@ def fit_classifier(model, x, y, epochs: int, batch_size: int = 32, learning_rate
     """Train with Adam and cross-entropy; returns the final training accuracy."""
     from .models import optimizer
 
-    model.compile(optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return float(history.history["accuracy"][-1])
 

@@ -79,6 +79,8 @@ class Explorer:
     def __init__(self, model, data):
         import tensorflow as tf
 
+        if tf.executing_eagerly():
+            raise RuntimeError("the explorer needs graph mode: call lrp_helpers.setup_notebook() first")
         self.model, self.data = model, data
         self.graph = model.weights[0].graph if model.weights else tf.compat.v1.get_default_graph()
         with self.graph.as_default():

@@ -76,7 +76,9 @@ def jupyterlab(tmp_path, cifar10_dir):
     log_path = tmp_path / "server.log"
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={workspace}"] + (["--allow-root"] if os.geteuid() == 0 else [])  # CI runs as root
+               f"--ServerApp.root_dir={workspace}"]
+    if os.geteuid() == 0:  # CI runs as root
+        command.append("--allow-root")
     with open(log_path, "w") as log:
         server = subprocess.Popen(command, cwd=workspace, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -108,18 +110,20 @@ def wait_for_server(server, status_url: str, log_path: Path) -> None:
 class Page:
     """The notebook page, with what it records: kernel messages that report errors, page errors."""
 
-    def __init__(self, page):
-        self.page = page
+    def __init__(self, page, server_log: Path):
+        self.page, self.server_log = page, server_log
         self.kernel_errors: list[str] = []
+        self.kernel_frames = 0
         self.page_errors: list[str] = []
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
         page.on("websocket", self._watch)
 
     def _watch(self, websocket):
         def frame(payload):
+            self.kernel_frames += 1
             text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
             if KERNEL_ERROR.search(text):
-                self.kernel_errors.append(text[:3000])
+                self.kernel_errors.append(text[max(text.find("{"), 0):][:3000])  # from the JSON on
 
         websocket.on("framereceived", frame)
 
@@ -132,14 +136,18 @@ class Page:
 
     def shown(self) -> tuple[str, str]:
         """The status line and the heatmap figure (its image data)."""
-        status = (self.widget("status").text_content() or "").strip()
-        image = self.widget("heatmap").locator("img")
-        return status, (image.first.get_attribute("src") or "") if image.count() else ""
+        status, image = self.page.evaluate("""() => [
+            (document.querySelector('.lrp-explorer-status')?.textContent || '').trim(),
+            document.querySelector('.lrp-explorer-heatmap img')?.src || '']""")
+        return status, image
 
     def assert_no_errors(self, step: str) -> None:
+        assert self.kernel_frames, f"{step}: no message from the kernel reached the page"
+        assert not self.kernel_errors, f"{step}: the kernel reported an error:\n{self.kernel_errors[0]}"
+        log = self.server_log.read_text()
+        assert "Traceback" not in log, f"{step}: the server's (and kernel's) log holds an error:\n{log[-3000:]}"
         status, _ = self.shown()
         assert not status.startswith("Error"), f"{step}: the app shows {status}"
-        assert not self.kernel_errors, f"{step}: the kernel reported an error:\n{self.kernel_errors[0]}"
         assert not self.page_errors, f"{step}: the page reported an error: {self.page_errors[0]}"
 
     def change(self, step: str, action, expect_in_status: str) -> None:
@@ -161,6 +169,8 @@ class Page:
                 arg=[before_status, before_image, expect_in_status],
                 timeout=CHANGE_MS,
             )
+            if self.shown()[0].startswith("Error"):
+                self.page.wait_for_timeout(3000)  # let the kernel's own report of the error arrive
         except Exception as error:
             status, image = self.shown()
             raise AssertionError(
@@ -200,7 +210,7 @@ def test_explorer_in_jupyterlab_and_chromium(jupyterlab, tmp_path):
         )
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
-            notebook = Page(page)
+            notebook = Page(page, server_log)
             page.goto(url, timeout=60_000)
             try:
                 run_notebook(notebook)
@@ -212,7 +222,7 @@ def test_explorer_in_jupyterlab_and_chromium(jupyterlab, tmp_path):
                 raise
         finally:
             browser.close()
-    log = server_log.read_text()
+    log = server_log.read_text()  # once more, after the kernel has shut down
     assert "Traceback" not in log, f"the server's log holds an error:\n{log[-3000:]}"
 
 

@@ -67,7 +67,8 @@ def test_spray_features_are_block_sums_of_positive_relevance_scaled_to_one():
 def test_laplacian_eigenvalues_count_the_components():
     triangle = np.ones((3, 3)) - np.eye(3)
     two_triangles = np.block([[triangle, np.zeros((3, 3))], [np.zeros((3, 3)), triangle]])
-    np.testing.assert_allclose(ch.laplacian_eigenvalues(two_triangles, 6), [0, 0, 1.5, 1.5, 1.5, 1.5], atol=1e-12)
+    eigenvalues = ch.laplacian_eigenvalues(two_triangles, 6)
+    np.testing.assert_allclose(eigenvalues, [0, 0, 1.5, 1.5, 1.5, 1.5], atol=1e-12)
 
 
 def test_spray_separates_two_kinds_of_heatmaps():

@@ -31,7 +31,8 @@ def run_pytest(tmp_path, ci: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("ci, outcome", [("", "1 failed, 1 passed, 1 skipped"), ("true", "2 failed, 1 passed")])
+@pytest.mark.parametrize("ci, outcome", [("", "1 failed, 1 passed, 1 skipped"),
+                                         ("true", "2 failed, 1 passed")])
 def test_unexpected_skips_fail(tmp_path, ci, outcome):
     result = run_pytest(tmp_path, ci)
     assert result.returncode == 1, result.stdout
