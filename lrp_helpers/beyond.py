@@ -55,8 +55,10 @@ def tabular_mlp(features: int, classes: int = 2) -> tf.keras.Sequential:
 
 def fit_classifier(model, x, y, epochs: int, batch_size: int = 32, learning_rate: float = 1e-3) -> float:
     """Train with Adam and cross-entropy; returns the final training accuracy."""
-    optimizer = (tf.keras.optimizers.Adam if tf.executing_eagerly() else tf.keras.optimizers.legacy.Adam)(learning_rate)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    from .models import optimizer
+
+    model.compile(optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return float(history.history["accuracy"][-1])
 
@@ -138,9 +140,9 @@ def motif_cnn(length: int = 128, classes: int = 2) -> tf.keras.Sequential:
 def relevance_in_window(relevance: np.ndarray, start: np.ndarray, length: int = MOTIF_LENGTH) -> np.ndarray:
     """Per series: the share of *positive* relevance that falls inside [start, start + length)
     (the "relevance mass accuracy" of Arras et al., 2022). 1 = all evidence on the motif."""
-    positive = np.maximum(relevance.reshape(len(relevance), -1), 0)
-    inside = np.zeros_like(positive, dtype=bool)
-    for i, s in enumerate(start):
-        inside[i, s : s + length] = True
-    total = positive.sum(axis=1)
-    return np.where(total > 0, (positive * inside).sum(axis=1) / np.where(total > 0, total, 1), 0.0)
+    from .clever_hans import relevance_mass
+
+    relevance = relevance.reshape(len(relevance), -1)
+    position = np.arange(relevance.shape[1])
+    inside = (position >= np.asarray(start)[:, None]) & (position < np.asarray(start)[:, None] + length)
+    return relevance_mass(relevance, inside)

@@ -57,10 +57,11 @@ def poison(data: CIFAR10, target_class: int, share: float = 0.8, seed: int = 0) 
 
 
 def relevance_mass(relevance_maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per map (N, H, W): positive relevance inside `mask` / all positive relevance (0 if none)."""
+    """Per map (N, ...): positive relevance inside `mask` / all positive relevance (0 if none).
+    `mask` is boolean, one for all maps (shape ...) or one per map (shape N, ...)."""
     positive = np.maximum(relevance_maps, 0)
     total = positive.reshape(len(positive), -1).sum(axis=1)
-    inside = positive[:, mask].sum(axis=1)
+    inside = np.where(mask, positive, 0).reshape(len(positive), -1).sum(axis=1)
     return np.where(total > 0, inside / np.where(total > 0, total, 1), 0.0)
 
 
@@ -72,9 +73,9 @@ def relevance_mass(relevance_maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def spray_features(relevance_maps: np.ndarray, size: int = 8) -> np.ndarray:
     """Downsample (N, H, W) maps to size x size by summing blocks, keep the positive part, and
     scale each to unit sum: what the network looked at, not how strongly."""
-    n, h, w = relevance_maps.shape
-    blocks = relevance_maps.reshape(n, size, h // size, size, w // size).sum(axis=(2, 4))
-    positive = np.maximum(blocks, 0).reshape(n, -1)
+    from .evaluation import region_relevance
+
+    positive = np.maximum(region_relevance(relevance_maps, relevance_maps.shape[1] // size), 0)
     total = positive.sum(axis=1, keepdims=True)
     return positive / np.where(total > 0, total, 1)
 
@@ -88,12 +89,13 @@ def affinity(features: np.ndarray, neighbours: int = 10) -> np.ndarray:
 
 
 def laplacian_eigenvalues(adjacency: np.ndarray, count: int = 10) -> np.ndarray:
-    """The smallest eigenvalues of the normalised graph Laplacian. A large gap after the k-th
-    eigenvalue suggests k well-separated clusters."""
-    degree = adjacency.sum(axis=1)
-    scale = 1 / np.sqrt(np.where(degree > 0, degree, 1))
-    laplacian = np.eye(len(adjacency)) - scale[:, None] * adjacency * scale[None, :]
-    return np.linalg.eigvalsh(laplacian)[:count]
+    """The smallest eigenvalues of the normalised graph Laplacian I - D^-1/2 A D^-1/2 (scipy's, which
+    counts an isolated node as a component of its own; a k-NN graph has none). There are as many
+    zero eigenvalues as connected components, and a large gap after the k-th eigenvalue suggests
+    k well-separated clusters."""
+    from scipy.sparse.csgraph import laplacian
+
+    return np.linalg.eigvalsh(laplacian(np.asarray(adjacency, dtype=float), normed=True))[:count]
 
 
 def spectral_clusters(adjacency: np.ndarray, clusters: int, seed: int = 0) -> np.ndarray:

@@ -60,7 +60,7 @@ def load_cifar10(
     ``test_batch``). If it also holds a ``SHA256SUMS`` file, every file is checked against it.
     `train_size` / `test_size` take a deterministic, class-stratified subset for quick runs.
     """
-    folder = _locate(data_dir, download)
+    folder = locate_cifar10(data_dir, download)
     _verify_checksums(folder)
     x_train, y_train = _read_batches(folder, TRAIN_FILES)
     x_test, y_test = _read_batches(folder, TEST_FILES)
@@ -112,7 +112,9 @@ def _how_to_fix(folder: Path | None) -> str:
     )
 
 
-def _locate(data_dir, download: bool) -> Path:
+def locate_cifar10(data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """The CIFAR-10 folder `load_cifar10` reads, found in the order it documents (downloading into
+    the Keras cache if need be). Raises `CIFAR10DataError`, saying how to fix it, if none works."""
     if data_dir is not None:
         return _require_complete(Path(data_dir), "the data_dir argument")
     if os.environ.get(DATA_DIR_VARIABLE):

@@ -25,7 +25,8 @@ import numpy as np
 
 
 def region_relevance(relevance_maps: np.ndarray, region: int = 4) -> np.ndarray:
-    """Sum a (N, H, W) relevance map over non-overlapping region x region squares: (N, H/r * W/r)."""
+    """Sum (N, H, W) relevance maps over non-overlapping region x region squares, row by row:
+    (N, H/region * W/region)."""
     n, h, w = relevance_maps.shape
     blocks = relevance_maps.reshape(n, h // region, region, w // region, region)
     return blocks.sum(axis=(2, 4)).reshape(n, -1)
@@ -78,12 +79,13 @@ def weight_layers_top_down(model) -> list[str]:
 
 
 def randomise_layer(layer, rng: np.random.Generator) -> None:
-    """Re-initialise a Conv2D/Dense layer in place: Glorot-uniform kernel (Keras' default), zero bias."""
+    """Re-initialise a Conv2D/Dense layer in place: Keras' Glorot-uniform kernel (its default
+    initialiser, seeded from `rng`), zero bias."""
+    import tensorflow as tf
+
     kernel, *rest = layer.get_weights()
-    receptive = int(np.prod(kernel.shape[:-2])) if kernel.ndim > 2 else 1
-    fan_in, fan_out = kernel.shape[-2] * receptive, kernel.shape[-1] * receptive
-    limit = np.sqrt(6 / (fan_in + fan_out))
-    new = [rng.uniform(-limit, limit, size=kernel.shape).astype(kernel.dtype)]
+    initializer = tf.keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
+    new = [tf.keras.backend.get_value(initializer(kernel.shape, dtype=kernel.dtype))]
     layer.set_weights(new + [np.zeros_like(weights) for weights in rest])
 
 

@@ -1,28 +1,41 @@
 """The interactive explorer of notebook 07: plain functions and a small ipywidgets app on top.
 
     explorer = Explorer(model, cifar)
-    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted")
+    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted", network="canonized")
     render(result)                     # one matplotlib figure: image, heatmap, top-5 classes
     app(explorer)                      # the widgets (needs a live kernel to react)
 
-Analyzers are built once per (method, parameter) and cached, so after the first build an update
-only runs one image through the analyzer.
+Analyzers are built once per (network, method, parameter) and cached, so after the first build an
+update only runs one image through the analyzer.
+
+The LRP rules are applied to the canonized network by default (every BatchNorm merged into the next
+linear layer, `lrp_helpers.canonize`), where their assumptions hold; "as trained" applies them to the
+network with its BatchNorm layers, for comparison.
+
+Widget callbacks may run in another thread than the one that loaded the model: JupyterLab 4.6
+sends widget messages over kernel subshells (its setting "commsOverSubshells"), and in that thread
+TensorFlow's default graph and Keras' session are empty ("The Session graph is empty"). So the
+explorer keeps the model's graph and session and does all its TensorFlow work inside them.
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import traceback
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import analysis, plotting
+from . import analysis, canonize, plotting
 from . import reference as ref
 
 
 @dataclass(frozen=True)
 class Method:
-    """A method the explorer offers. `source` is "innvestigate" or "reference"."""
+    """A method the explorer offers. `source` says who computes it: "innvestigate" (an iNNvestigate
+    method name, or a reference rule computed by iNNvestigate) or "reference" (the NumPy reference:
+    γ and the composite, whose γ iNNvestigate matches only on the canonized network)."""
 
     source: str
     name: str = ""
@@ -32,14 +45,15 @@ class Method:
 
 
 METHODS = {
-    "LRP-ε": Method("innvestigate", "lrp.epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
-    "LRP-αβ": Method("innvestigate", "lrp.alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
-    "LRP z⁺": Method("innvestigate", "lrp.z_plus"),
+    "LRP-ε": Method("innvestigate", "epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
+    "LRP-αβ": Method("innvestigate", "alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
+    "LRP z⁺": Method("innvestigate", "z_plus"),
     "LRP-γ (reference)": Method("reference", "gamma", "gamma", (0.1, 0.25, 0.5, 1.0), 0.25),
     "LRP composite (reference)": Method("reference", "composite"),
     "gradient": Method("innvestigate", "gradient"),
     "input × gradient": Method("innvestigate", "input_t_gradient"),
 }
+NETWORKS = ("canonized", "as trained")
 TARGETS = ("predicted", "true")
 SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
 
@@ -51,6 +65,7 @@ class Result:
     relevance: np.ndarray
     method: str
     value: float | None
+    network: str
     target: int
     true_label: int
     top5: list  # (class index, probability), most probable first
@@ -62,11 +77,27 @@ class Explorer:
     """Explains test images of `data` (an `lrp_helpers.data.CIFAR10`) with a choice of methods."""
 
     def __init__(self, model, data):
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            raise RuntimeError("the explorer needs graph mode: call lrp_helpers.setup_notebook() first")
         self.model, self.data = model, data
-        self.network = ref.from_keras(model)
-        self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
+        self.graph = model.weights[0].graph if model.weights else tf.compat.v1.get_default_graph()
+        with self.graph.as_default():
+            self.session = tf.compat.v1.keras.backend.get_session()
+        with self.model_graph():
+            canonized = canonize.canonize(model)
+            self.models = {"canonized": canonized, "as trained": model}
+            self.networks = {name: ref.from_keras(keras_model) for name, keras_model in self.models.items()}
+            self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
         self._analyzers: dict = {}
         self.builds = 0
+
+    @contextlib.contextmanager
+    def model_graph(self):
+        """Make the model's graph and session the current ones, in whichever thread runs this."""
+        with self.graph.as_default(), self.session.as_default():
+            yield
 
     # -- choosing an image ------------------------------------------------------------------
     def image_index(self, class_name: str, position: int = 0) -> int:
@@ -95,24 +126,23 @@ class Explorer:
             raise ValueError(f"class index must be in 0..{self.data.num_classes - 1}, got {target}")
         return int(target)
 
-    def _innvestigate(self, method: Method, value):
-        key = (method.name, value)
+    def _innvestigate(self, method: Method, value, network: str):
+        key = (network, method.name, value)
         if key not in self._analyzers:
-            params = {} if method.parameter is None else {method.parameter: value}
-            if method.name == "lrp.alpha_beta":
-                params.update(beta=value - 1, bias=False)
-            self._analyzers[key] = analysis.Analyzer(self.model, method.name, **params)
+            how = self._rule(method, value, network) if method.name in RULES else method.name
+            self._analyzers[key] = analysis.Analyzer(self.models[network], how)
             self.builds += 1
         return self._analyzers[key]
 
-    def _rule(self, method: Method, value):
-        if method.name == "gamma":
-            return ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)})
-        return ref.depth_composite(self.network)
+    def _rule(self, method: Method, value, network: str):
+        return RULES[method.name](value, self.networks[network])
 
-    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted") -> Result:
+    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted",
+                network: str = "canonized") -> Result:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
         spec = METHODS[method]
         value = spec.default if value is None else value
         if spec.parameter is not None and value not in spec.values:
@@ -121,14 +151,28 @@ class Explorer:
         target_class = self.target_class(index, target)
         start = time.perf_counter()
         if spec.source == "innvestigate":
-            relevance = self._innvestigate(spec, value).analyze(image, target_class)[0]
+            with self.model_graph():
+                relevance = self._innvestigate(spec, value, network).analyze(image, target_class)[0]
         else:
-            relevance = self.network.explain(image, self._rule(spec, value), target_class).input[0]
+            relevance = self.networks[network].explain(image, self._rule(spec, value, network), target_class).input[0]
         seconds = time.perf_counter() - start
         probabilities = self.probabilities[index]
         top = np.argsort(probabilities)[::-1][:5]
-        return Result(index, image[0], relevance, method, value, target_class, int(self.data.y_test[index]),
+        return Result(index, image[0], relevance, method, value, network, target_class, int(self.data.y_test[index]),
                       [(int(c), float(probabilities[c])) for c in top], self.data.class_names, seconds)
+
+
+# The LRP rules the explorer offers, as reference rules: (parameter value, reference network) -> rule.
+# On the network as trained, BatchNorm layers get the same rule (iNNvestigate's convention), except
+# under γ, where they get ε = 0.25 (γ would divide by almost nothing where BatchNorm maps a ReLU
+# zero close to zero).
+RULES = {
+    "epsilon": lambda value, network: ref.Epsilon(value),
+    "alpha_beta": lambda value, network: ref.AlphaBeta(value, value - 1),
+    "z_plus": lambda value, network: ref.ZPlus(),
+    "gamma": lambda value, network: ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)}),
+    "composite": lambda value, network: ref.depth_composite(network),
+}
 
 
 def render(result: Result, fig=None):
@@ -140,10 +184,8 @@ def render(result: Result, fig=None):
     image_ax.imshow(result.image)
     image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=9)
     image_ax.axis("off")
-    parameter = METHODS[result.method].parameter
-    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
     shown = plotting.show_heatmap(map_ax, plotting.relevance_map(result.relevance),
-                                  f"{label}\nexplaining: {names[result.target]}")
+                                  f"{method_label(result)}\nexplaining: {names[result.target]}")
     fig.colorbar(shown, ax=map_ax, fraction=0.046)
     classes = [names[c] for c, _ in result.top5][::-1]
     probabilities = [p for _, p in result.top5][::-1]
@@ -156,6 +198,20 @@ def render(result: Result, fig=None):
     return fig
 
 
+def method_label(result: Result) -> str:
+    """The method and its parameter, e.g. "LRP-ε, ε = 0.1"."""
+    parameter = METHODS[result.method].parameter
+    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
+    return label + (" (as trained)" if result.network == "as trained" else "")
+
+
+def describe(result: Result) -> str:
+    """One line naming what is shown and how long the analysis took (the app's status line)."""
+    names = result.class_names
+    return (f"test image {result.index} ({names[result.true_label]}), {method_label(result)}, "
+            f"explaining {names[result.target]}: analysis took {result.seconds:.2f} s")
+
+
 def app(explorer: Explorer, seed: int = 0):
     """The ipywidgets user interface; returns the widget to display."""
     import ipywidgets as widgets
@@ -164,26 +220,44 @@ def app(explorer: Explorer, seed: int = 0):
     names = list(explorer.data.class_names)
     rng = np.random.default_rng(seed)
     class_choice = widgets.Dropdown(options=names, value=names[0], description="class")
-    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #")
+    # Sliders report only where they are released: each value can mean an analyzer build.
+    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #",
+                                 continuous_update=False)
     random_button = widgets.Button(description="random image")
     method = widgets.Dropdown(options=list(METHODS), value="LRP-ε", description="method")
-    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε")
+    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε",
+                                    continuous_update=False)
     target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
+    network = widgets.Dropdown(options=list(NETWORKS), value="canonized", description="network")
     status = widgets.Label()
     output = widgets.Output()
-    state = {"index": explorer.image_index(names[0], 0)}
+    for name, widget in (("class", class_choice), ("image", position), ("random", random_button),
+                         ("method", method), ("parameter", value), ("target", target), ("network", network),
+                         ("status", status), ("heatmap", output)):
+        widget.add_class(f"lrp-explorer-{name}")  # stable names for styling and the browser test
+    state = {"index": explorer.image_index(names[0], 0), "error": None}
 
     def update(*_):
-        spec = METHODS[method.value]
-        result = explorer.explain(state["index"], method.value, value.value if spec.parameter else None,
-                                  target.value)
-        state["result"] = result
-        status.value = f"analysis took {result.seconds:.2f} s ({explorer.builds} analyzers built so far)"
-        with output:
-            output.clear_output(wait=True)
-            figure = render(result)
-            display(figure)
-            plt.close(figure)
+        """Explain and redraw. A failure is shown in the app itself: the status line names it and
+        the output area shows the traceback (a widget callback's error would otherwise reach only
+        JupyterLab's log console)."""
+        try:
+            spec = METHODS[method.value]
+            result = explorer.explain(state["index"], method.value,
+                                      value.value if spec.parameter else None, target.value, network.value)
+            state["result"], state["error"] = result, None
+            status.value = describe(result) + f" ({explorer.builds} analyzers built so far)"
+            with output:
+                output.clear_output(wait=True)
+                figure = render(result)
+                display(figure)
+                plt.close(figure)
+        except Exception as error:  # any failure, so that the user sees it
+            state["error"] = error
+            status.value = f"Error: {type(error).__name__}: {error}"
+            with output:
+                output.clear_output(wait=True)
+                print(traceback.format_exc())
 
     def on_class(change):
         position.max = explorer.images_in_class(class_choice.value) - 1
@@ -215,9 +289,10 @@ def app(explorer: Explorer, seed: int = 0):
     method.observe(on_method, "value")
     value.observe(update, "value")
     target.observe(update, "value")
+    network.observe(update, "value")
     update()
     controls = widgets.VBox([widgets.HBox([class_choice, position, random_button]),
-                             widgets.HBox([method, value, target]), status])
+                             widgets.HBox([method, value, target, network]), status])
     box = widgets.VBox([controls, output])
-    box.state = state  # which image is shown, and the last result
+    box.state = state  # which image is shown, the last result, and the last error (None if it worked)
     return box

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -68,14 +69,24 @@ class Recipe:
     crop: int = 4
 
 
+RECIPE_VARIABLE = "LRP_RECIPE"
 SEED_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py: 85.6% after 12 epochs in its trial, 85.05% and
-# 84.6% in two later runs (see the README).
+# 84.6% in two later runs (see docs/measurements.md).
 FAST_RECIPE = Recipe(name="fast", learning_rate=5e-3, batch_size=64, epochs=12, augment=True, crop=0,
                      schedule="one_cycle", label_smoothing=0.1, weight_decay=0.05)
 
 
 RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}
+
+
+def recipe_choice() -> str:
+    """The recipe named by $LRP_RECIPE ("seed" when unset); a clear error for any other name."""
+    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "seed"
+    if name not in RECIPES:
+        raise ValueError(f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPES)} "
+                         f"(or unset it for the seed recipe)")
+    return name
 
 
 def one_cycle(step: int, total_steps: int, peak: float, warmup: float = 0.25) -> float:
@@ -155,25 +166,26 @@ def _with_weight_decay(optimizer_class, weight_decay):
     return DecoupledWeightDecay
 
 
-def _optimizer(recipe: Recipe):
-    # Graph mode (needed by iNNvestigate) only trains with the legacy optimizers.
+def optimizer(kind: str = "adam", learning_rate: float = 1e-3, weight_decay: float = 0.0):
+    """A Keras optimizer, "adam" or "sgd" (momentum 0.9, Nesterov), with optional decoupled weight
+    decay (see `Recipe`), that also trains in graph mode, where only the legacy optimizers work."""
     optimizers = tf.keras.optimizers if tf.executing_eagerly() else tf.keras.optimizers.legacy
-    if recipe.optimizer not in ("adam", "sgd"):
-        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use 'adam' or 'sgd'")
-    adam = recipe.optimizer == "adam"
+    if kind not in ("adam", "sgd"):
+        raise ValueError(f"unknown optimizer {kind!r}; use 'adam' or 'sgd'")
+    adam = kind == "adam"
     optimizer_class = optimizers.Adam if adam else optimizers.SGD
-    if recipe.weight_decay:
+    if weight_decay:
         if tf.executing_eagerly():
             raise ValueError("weight_decay needs graph mode; call setup_notebook() first")
-        optimizer_class = _with_weight_decay(optimizer_class, recipe.weight_decay)
+        optimizer_class = _with_weight_decay(optimizer_class, weight_decay)
     if adam:
-        return optimizer_class(recipe.learning_rate)
-    return optimizer_class(recipe.learning_rate, momentum=0.9, nesterov=True)
+        return optimizer_class(learning_rate)
+    return optimizer_class(learning_rate, momentum=0.9, nesterov=True)
 
 
 def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.keras.Model:
     model.compile(
-        optimizer=_optimizer(recipe),
+        optimizer=optimizer(recipe.optimizer, recipe.learning_rate, recipe.weight_decay),
         loss=tf.keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
@@ -263,17 +275,18 @@ def model_path(quick: bool = False) -> Path:
     return (folder / "quick" if quick else folder) / "mini_vgg.h5"
 
 
-def load_trained_model(quick: bool | None = None) -> tuple[tf.keras.Model, dict]:
+def load_trained_model(settings=None) -> tuple[tf.keras.Model, dict]:
     """The trained miniVGG for the explanation notebooks, and its metadata; prints which it is.
 
     models/mini_vgg.h5 is what notebook 02 writes in a full run, and it is committed, so a fresh
-    clone has it. Only if it is missing and we are in quick mode (`quick=None` follows
-    $LRP_QUICK) is the quick-mode model notebook 02 wrote to models/quick/ used instead.
+    clone has it. Only if it is missing and we are in quick mode is the quick-mode model notebook 02
+    wrote to models/quick/ used instead. `settings` (a `Settings`) default: what setup_notebook()
+    decided.
     """
-    from .session import project_root, quick_mode
+    from .session import current_settings, project_root
 
     path = model_path(quick=False)
-    if not path.exists() and (quick_mode() if quick is None else quick):
+    if not path.exists() and (settings or current_settings()).quick:
         path = model_path(quick=True)
     model = load_model(path)
     metadata = load_metadata(path)

@@ -49,10 +49,11 @@ def plot_history(history: dict, title: str = ""):
 
 
 def confusion_matrix(true_labels, predicted_labels, num_classes: int) -> np.ndarray:
-    """counts[i, j] = how many images of class i were predicted as class j."""
-    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(counts, (np.asarray(true_labels), np.asarray(predicted_labels)), 1)
-    return counts
+    """counts[i, j] = how many images of class i were predicted as class j; always num_classes
+    square, even if a class never occurs (scikit-learn's confusion matrix over all class indices)."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
+    return sklearn_confusion_matrix(true_labels, predicted_labels, labels=np.arange(num_classes))
 
 
 def plot_confusion_matrix(counts: np.ndarray, class_names):

@@ -12,8 +12,6 @@ import numpy as np
 
 QUICK_VARIABLE = "LRP_QUICK"
 IMAGES_VARIABLE = "LRP_IMAGES_DIR"
-RECIPE_VARIABLE = "LRP_RECIPE"
-RECIPE_NAMES = ("seed", "fast")
 
 
 @dataclass(frozen=True)
@@ -35,13 +33,15 @@ def quick_mode() -> bool:
     return os.environ.get(QUICK_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def recipe_choice() -> str:
-    """The recipe named by $LRP_RECIPE ("seed" when unset); a clear error for any other name."""
-    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "seed"
-    if name not in RECIPE_NAMES:
-        raise ValueError(f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPE_NAMES)} "
-                         f"(or unset it for the seed recipe)")
-    return name
+_decided: Settings | None = None  # what the last setup_notebook() call decided
+
+
+def current_settings() -> Settings:
+    """The Settings the notebook's setup_notebook() call decided; a clear error before that call."""
+    if _decided is None:
+        raise RuntimeError("quick mode is not decided yet: call lrp_helpers.setup_notebook() first "
+                           "(or pass settings=... explicitly)")
+    return _decided
 
 
 def setup_notebook(seed: int = 42) -> Settings:
@@ -51,6 +51,7 @@ def setup_notebook(seed: int = 42) -> Settings:
     so eager execution is switched off *before* any model is built or loaded; with it off, models
     train with the legacy Keras optimizers (`lrp_helpers.models.train` picks them).
     """
+    global _decided
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
@@ -60,7 +61,9 @@ def setup_notebook(seed: int = 42) -> Settings:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     set_seeds(seed)
     _plot_defaults()
-    settings = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice())
+    from .models import recipe_choice  # the recipes live in models
+
+    settings = _decided = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice())
     if settings.quick:
         print(f"Quick mode ({QUICK_VARIABLE}=1): fewer epochs and images; numbers differ from a full run.")
     return settings
@@ -98,24 +101,25 @@ def project_root() -> Path:
     return here
 
 
-def images_dir() -> Path:
+def images_dir(settings: Settings | None = None) -> Path:
     """Where figures go: $LRP_IMAGES_DIR, else images/ (images/quick/ in quick mode, so tests never
-    overwrite the committed full-run figures)."""
+    overwrite the committed full-run figures). `settings` default: what setup_notebook() decided."""
     if os.environ.get(IMAGES_VARIABLE):
         folder = Path(os.environ[IMAGES_VARIABLE])
     else:
         folder = project_root() / "images"
-        if quick_mode():
+        if (settings or current_settings()).quick:
             folder = folder / "quick"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def save_fig(name: str, fig=None) -> Path:
-    """Save the current (or given) matplotlib figure as images/<name>.png and return the path."""
+def save_fig(name: str, fig=None, settings: Settings | None = None) -> Path:
+    """Save the current (or given) matplotlib figure as images/<name>.png and return the path
+    (images/quick/ in quick mode; `settings` default: what setup_notebook() decided)."""
     import matplotlib.pyplot as plt
 
     fig = fig if fig is not None else plt.gcf()
-    path = images_dir() / f"{name}.png"
+    path = images_dir(settings) / f"{name}.png"
     fig.savefig(path)
     return path

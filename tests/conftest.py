@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from skip_policy import pytest_runtest_makereport  # noqa: E402,F401 -- the hook: skips fail unless allowed
 
 # The same TF mode as the notebooks (lrp_helpers.setup_notebook): graph mode, for iNNvestigate.
 tf.compat.v1.disable_eager_execution()
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def cifar10_dir():
-    """The real CIFAR-10 folder named by $LRP_CIFAR10_DIR (CI sets it); skip where there is none."""
-    folder = os.environ.get("LRP_CIFAR10_DIR")
-    if not folder:
-        pytest.skip("LRP_CIFAR10_DIR is not set: no real CIFAR-10 here")
-    return Path(folder)
+    """The real CIFAR-10 folder, found as the notebooks find it (`data.load_cifar10`: $LRP_CIFAR10_DIR,
+    then the Keras cache, then a download). If none works, the tests that need it fail with the
+    loader's error, which says how to fix it."""
+    from lrp_helpers import data
+
+    return data.locate_cifar10()

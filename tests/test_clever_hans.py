@@ -46,6 +46,31 @@ def test_relevance_mass():
     np.testing.assert_allclose(ch.relevance_mass(np.stack([half, -inside_only[0]]), mask), [0.5, 0.0])
 
 
+def test_relevance_mass_with_one_mask_per_map():
+    maps = np.array([[1.0, 1.0, 2.0, -4.0], [0.0, 3.0, 1.0, 0.0]])
+    masks = np.array([[True, True, False, False], [False, False, True, True]])
+    np.testing.assert_allclose(ch.relevance_mass(maps, masks), [0.5, 0.25])
+
+
+def test_spray_features_are_block_sums_of_positive_relevance_scaled_to_one():
+    maps = np.zeros((2, 32, 32))
+    maps[0, 4:8, 28:32] = 1.0  # one 4 x 4 block: block (1, 7) of the 8 x 8 grid
+    maps[1, :16] = 1.0  # the top half, positive
+    maps[1, 16:] = -1.0  # the bottom half, negative: dropped
+    features = ch.spray_features(maps, size=8)
+    expected_first = np.zeros(64)
+    expected_first[1 * 8 + 7] = 1.0
+    np.testing.assert_allclose(features[0], expected_first)
+    np.testing.assert_allclose(features[1], np.r_[np.full(32, 1 / 32), np.zeros(32)])
+
+
+def test_laplacian_eigenvalues_count_the_components():
+    triangle = np.ones((3, 3)) - np.eye(3)
+    two_triangles = np.block([[triangle, np.zeros((3, 3))], [np.zeros((3, 3)), triangle]])
+    eigenvalues = ch.laplacian_eigenvalues(two_triangles, 6)
+    np.testing.assert_allclose(eigenvalues, [0, 0, 1.5, 1.5, 1.5, 1.5], atol=1e-12)
+
+
 def test_spray_separates_two_kinds_of_heatmaps():
     rng = np.random.default_rng(0)
     mask = ch.patch_mask()

@@ -91,6 +91,20 @@ def test_randomised_kernel_has_glorot_scale():
     assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
     assert np.all(bias == 0)
     assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
+    evaluation.randomise_layer(layer, np.random.default_rng(0))  # the same generator state: the same kernel
+    np.testing.assert_array_equal(layer.get_weights()[0], kernel)
+    evaluation.randomise_layer(layer, np.random.default_rng(1))
+    assert not np.array_equal(layer.get_weights()[0], kernel)
+
+
+def test_randomised_conv_kernel_counts_the_receptive_field():
+    import tensorflow as tf
+
+    layer = tf.keras.layers.Conv2D(64, 3)
+    layer.build((None, 8, 8, 32))
+    evaluation.randomise_layer(layer, np.random.default_rng(0))
+    limit = np.sqrt(6 / (9 * 32 + 9 * 64))  # fan in and fan out include the 3 x 3 window
+    assert layer.get_weights()[0].std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
 
 
 def test_lrp_epsilon_beats_a_random_ordering_on_the_committed_model(cifar10_dir):

@@ -2,6 +2,8 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import threading  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -40,12 +42,22 @@ def test_analyzers_are_cached(explore):
     assert explore.builds == builds + 1
 
 
-def test_alpha_beta_matches_the_reference(explore):
+@pytest.mark.parametrize("network", explorer.NETWORKS)
+def test_alpha_beta_matches_the_reference(explore, network):
     images = explore.data.x_test[:20]
-    index = int(np.flatnonzero(~verify.ambiguous_images(explore.network, images))[0])
-    result = explore.explain(index, "LRP-αβ", 2.0)
-    expected = explore.network.explain(images[index:index + 1], ref.AlphaBeta(2, 1), result.target).input[0]
+    reference_network = explore.networks[network]
+    index = int(np.flatnonzero(~verify.ambiguous_images(reference_network, images))[0])
+    result = explore.explain(index, "LRP-αβ", 2.0, network=network)
+    expected = reference_network.explain(images[index:index + 1], ref.AlphaBeta(2, 1), result.target).input[0]
     assert np.abs(result.relevance - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_canonized_is_the_default_and_z_plus_conserves_only_there(explore):
+    canonized, as_trained = explore.explain(6, "LRP z⁺"), explore.explain(6, "LRP z⁺", network="as trained")
+    assert canonized.network == "canonized" and "(as trained)" in explorer.describe(as_trained)
+    explained = explore.networks["canonized"].logits(explore.data.x_test[6:7])[0, canonized.target]
+    assert abs(canonized.relevance.sum() / explained - 1) < 1e-3
+    assert abs(as_trained.relevance.sum() / explained - 1) > 0.1
 
 
 def test_reference_methods(explore):
@@ -58,6 +70,8 @@ def test_reference_methods(explore):
 def test_clear_errors(explore):
     with pytest.raises(ValueError, match="unknown method"):
         explore.explain(0, "saliency")
+    with pytest.raises(ValueError, match="unknown network"):
+        explore.explain(0, "LRP-ε", network="raw")
     with pytest.raises(ValueError, match="must be one of"):
         explore.explain(0, "LRP-ε", 0.3)
     with pytest.raises(ValueError, match="unknown class 'unicorn'"):
@@ -84,7 +98,7 @@ def test_widgets_react_to_changes(explore):
     box = explorer.app(explore)
     controls = box.children[0]
     class_choice, position, random_button = controls.children[0].children
-    method, value, target = controls.children[1].children
+    method, value, target, network = controls.children[1].children
     status = controls.children[2]
     assert "analysis took" in status.value and box.state["result"].method == "LRP-ε"
     class_choice.value = "ship"
@@ -104,3 +118,43 @@ def test_widgets_react_to_changes(explore):
     assert box.state["result"].target == 6
     random_button.click()
     assert box.state["result"].index == box.state["index"]
+    assert box.state["result"].network == "canonized"
+    network.value = "as trained"
+    assert box.state["result"].network == "as trained" and "(as trained)" in status.value
+
+
+def test_widget_callbacks_work_in_another_thread(explore):
+    """JupyterLab 4.6 runs widget callbacks over kernel subshells, in another thread, where
+    TensorFlow's default graph and Keras' session are empty: a change that needs a new analyzer
+    must still build it from the model's own graph and session."""
+    box = explorer.app(explore)
+    method = box.children[0].children[1].children[0]
+    builds = explore.builds
+    failures = []
+
+    def change_method():
+        try:
+            method.value = "input × gradient"
+        except Exception as error:  # reported by the assertion below
+            failures.append(error)
+
+    worker = threading.Thread(target=change_method)
+    worker.start()
+    worker.join(timeout=300)
+    assert not worker.is_alive() and not failures
+    assert box.state["error"] is None, box.state["error"]
+    assert explore.builds == builds + 1 and box.state["result"].method == "input × gradient"
+    assert box.children[0].children[2].value.startswith(f"test image {box.state['index']} ")
+
+
+def test_callback_errors_are_shown_in_the_app(explore, monkeypatch):
+    box = explorer.app(explore)
+    target, status = box.children[0].children[1].children[2], box.children[0].children[2]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("The Session graph is empty")
+
+    monkeypatch.setattr(explore, "explain", broken)
+    target.value = "true"  # the callback must not raise: its error goes to the app
+    assert status.value == "Error: RuntimeError: The Session graph is empty"
+    assert isinstance(box.state["error"], RuntimeError)

@@ -44,6 +44,9 @@ def test_plot_explanations_layout():
 def test_confusion_matrix_counts():
     counts = plotting.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 0], 3)
     np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
+    # Classes that never occur still get their row and column.
+    np.testing.assert_array_equal(plotting.confusion_matrix([1, 1], [1, 2], 4),
+                                  [[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
 
 
 def test_first_per_class_prefers_correct_predictions():

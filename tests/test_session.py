@@ -43,28 +43,39 @@ def test_save_fig_writes_a_png(tmp_path, monkeypatch):
 
 def test_quick_mode_figures_never_overwrite_the_committed_ones(monkeypatch):
     monkeypatch.delenv("LRP_IMAGES_DIR", raising=False)
+    quick, full = session.Settings(quick=True, seed=0), session.Settings(quick=False, seed=0)
+    assert session.images_dir(quick) == session.project_root() / "images" / "quick"
+    assert session.images_dir(full) == session.project_root() / "images"
+
+
+def test_quick_mode_is_decided_once_by_setup_notebook(monkeypatch):
+    monkeypatch.delenv("LRP_IMAGES_DIR", raising=False)
+    monkeypatch.setattr(session, "_decided", None)
+    with pytest.raises(RuntimeError, match="call lrp_helpers.setup_notebook"):
+        session.images_dir()
     monkeypatch.setenv("LRP_QUICK", "1")
+    session.setup_notebook()
+    monkeypatch.setenv("LRP_QUICK", "0")  # too late: setup_notebook() decided
+    assert session.current_settings().quick
     assert session.images_dir() == session.project_root() / "images" / "quick"
-    monkeypatch.setenv("LRP_QUICK", "0")
-    assert session.images_dir() == session.project_root() / "images"
 
 
 @pytest.mark.parametrize("value, expected", [(None, "seed"), ("", "seed"), ("fast", "fast"), (" Seed ", "seed")])
 def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
+    from lrp_helpers import models
+
     if value is None:
-        monkeypatch.delenv(session.RECIPE_VARIABLE, raising=False)
+        monkeypatch.delenv(models.RECIPE_VARIABLE, raising=False)
     else:
-        monkeypatch.setenv(session.RECIPE_VARIABLE, value)
-    assert session.recipe_choice() == expected
+        monkeypatch.setenv(models.RECIPE_VARIABLE, value)
+    assert models.recipe_choice() == expected
+    monkeypatch.setenv("LRP_QUICK", "0")
+    assert session.setup_notebook().recipe == expected
 
 
 def test_unknown_recipe_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv(session.RECIPE_VARIABLE, "fastest")
-    with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
-        session.recipe_choice()
-
-
-def test_every_recipe_name_is_a_recipe():
     from lrp_helpers import models
 
-    assert set(session.RECIPE_NAMES) == set(models.RECIPES)
+    monkeypatch.setenv(models.RECIPE_VARIABLE, "fastest")
+    with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
+        models.recipe_choice()
