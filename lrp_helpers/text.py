@@ -252,8 +252,8 @@ def _verify(folder: Path, names: list[str], raw: list[bytes]) -> str:
 TOKEN = re.compile(r"[a-z0-9]+(?:[._'-][a-z0-9]+)*|[$!]")
 MAX_TOKEN_CHARS = 30  # longer tokens (base64 lines, long URLs) are cut; they are rare words anyway
 SEQUENCE_LENGTH = 512  # tokens per message the network sees; the rest is cut off
-PAD, UNKNOWN = "<pad>", "<unk>"  # ids 0 and 1
-PADDING_ID = 0
+PAD, UNKNOWN = "<pad>", "<unk>"
+PADDING_ID, UNKNOWN_ID = 0, 1
 
 
 def tokenize(text: str, limit: int | None = None) -> list[str]:
@@ -292,7 +292,7 @@ class Vocabulary:
         return cls(words + list(extra))
 
     def encode(self, tokens: list[str]) -> list[int]:
-        return [self.ids.get(token, 1) for token in tokens]
+        return [self.ids.get(token, UNKNOWN_ID) for token in tokens]
 
 
 @dataclass
@@ -479,10 +479,15 @@ def tokens_html(tokens: list[str], relevance: np.ndarray, limit: float | None = 
     return '<div style="font-family: monospace; font-size: 12px">' + " ".join(spans) + "</div>"
 
 
-def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | None = None, columns: int = 100,
-                title: str = "", fontsize: float = 8.0) -> None:
+def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | None = None, title: str = "",
+                fontsize: float = 8.0) -> None:
     """The same picture as `tokens_html`, drawn with matplotlib (for saved figures): tokens in a
-    monospace font, wrapped at `columns` characters, each in a box coloured by its relevance."""
+    monospace font, wrapped at the axes' width, each in a box coloured by its relevance."""
+    character = 0.6 * fontsize  # width of one monospace character, in points
+    line_height = 1.8 * fontsize
+    box = ax.get_window_extent()
+    width, height = box.width * 72 / ax.figure.dpi, box.height * 72 / ax.figure.dpi
+    columns = max(int(width / character) - 1, 10)
     x, line, places = 0, 0, []
     for token in tokens:
         if x and x + len(token) > columns:
@@ -492,6 +497,6 @@ def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | Non
     for token, (x, line), colour in zip(tokens, places, _colours(relevance[: len(tokens)], limit)):
         ax.text(x, line, token, family="monospace", fontsize=fontsize, va="center", ha="left",
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": colour, "edgecolor": "none"})
-    ax.set(xlim=(-0.5, columns + 0.5), ylim=(line + 0.7, -0.7))
+    ax.set(xlim=(-0.5, width / character - 0.5), ylim=(max(line + 1, height / line_height) - 0.5, -0.7))
     ax.axis("off")
     ax.set_title(title, loc="left", fontsize=fontsize + 1)
