@@ -13,6 +13,7 @@ Where things live:
     clever_hans -- a planted shortcut and SpRAy
     explorer    -- the interactive explorer
     beyond      -- tabular data and time series
+    text        -- the SpamAssassin mail corpus, tokens, a text CNN, relevance per token
 """
 import os
 

@@ -46,6 +46,7 @@ SUPPORTED_LAYERS = {
     "InputLayer", "Conv1D", "Conv2D", "BiasMapConv2D", "Dense", "Activation", "BatchNormalization",
     "MaxPooling1D", "MaxPooling2D", "Dropout", "Flatten",
 }  # fmt: skip
+SUPPORTED_LAYERS |= {"GlobalMaxPooling1D"}  # text (notebook 09); verified against the reference there
 SUPPORTED_ACTIVATIONS = {"relu", "linear", "softmax"}
 INPUT_RANGE = (-0.5, 1.5)  # images are scaled to [0, 1]; far outside this means a wrong scale
 

@@ -187,6 +187,104 @@ class MaxPool2D(Layer):
 
 
 # ---------------------------------------------------------------------------------------------
+# Sequence layers (text, notebook 09): an embedding lookup in front, 1-D convolution, global
+# max-pooling over the sequence.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Embedding(Layer):
+    """A lookup of one vector per token id: (N, length) ids -> (N, length, dims).
+
+    Ids are integers, so there is nothing to differentiate and no rule: the relevance of a token is
+    the sum of the relevance of its embedding vector's dimensions (Arras et al., 2017).
+    """
+
+    table: np.ndarray  # (vocabulary size, dims)
+    name: str = "embedding"
+    padding_id: int | None = None  # this id embeds to the zero vector (lrp_helpers.text.PaddedEmbedding)
+
+    def forward(self, a):
+        ids = np.asarray(a).astype(np.int64)
+        vectors = self.table[ids]
+        return vectors if self.padding_id is None else vectors * (ids != self.padding_id)[..., None]
+
+    def relevance(self, a, R):
+        return R.sum(axis=-1)
+
+
+@dataclass(eq=False)
+class Conv1D(Linear):
+    """1-D convolution, stride 1, 'same' (zero) or 'valid' padding, (N, length, channels) as Keras."""
+
+    weight: np.ndarray  # (width, in_channels, out_channels)
+    bias: np.ndarray
+    name: str = "conv1d"
+    padding: str = "same"
+
+    def _pads(self):
+        width = self.weight.shape[0]
+        return ((width - 1) // 2, width // 2) if self.padding == "same" else (0, 0)
+
+    def apply(self, a, weight, bias=None):
+        width, cin, cout = weight.shape
+        padded = np.pad(a, ((0, 0), self._pads(), (0, 0)))
+        patches = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)  # (N, L_out, C_in, width)
+        patches = patches.transpose(0, 1, 3, 2).reshape(len(a), patches.shape[1], width * cin)
+        out = patches @ weight.reshape(-1, cout)
+        return out if bias is None else out + bias
+
+    def backward(self, s, weight):
+        width, cin, cout = weight.shape
+        n, length_out, _ = s.shape
+        per_patch = (s @ weight.reshape(-1, cout).T).reshape(n, length_out, width, cin)
+        padded = np.zeros((n, length_out + width - 1, cin))
+        for offset in range(width):
+            padded[:, offset : offset + length_out] += per_patch[:, :, offset]
+        left, right = self._pads()
+        return padded[:, left : padded.shape[1] - right]
+
+
+@dataclass(eq=False)
+class GlobalMaxPool1D(Layer):
+    """The maximum over the whole sequence, per channel. Relevance goes to the maximum; positions
+    that tie exactly share it equally, as the gradient of TensorFlow's reduce_max does (which is
+    what iNNvestigate uses for this layer)."""
+
+    name: str = "global_maxpool"
+
+    def forward(self, a):
+        return a.max(axis=1)
+
+    def relevance(self, a, R):
+        winners = a == a.max(axis=1, keepdims=True)
+        return winners * (R / winners.sum(axis=1))[:, None, :]
+
+
+def sequence_layers_from_keras(layer) -> list[Layer]:
+    """The reference layers for a Keras Embedding, Conv1D or GlobalMaxPooling1D layer."""
+    kind, name, weights, config = type(layer).__name__, layer.name, layer.get_weights(), layer.get_config()
+    if kind in ("Embedding", "PaddedEmbedding"):
+        return [Embedding(weights[0].astype(np.float64), name, config.get("padding_id"))]
+    if kind == "GlobalMaxPooling1D":
+        if config.get("keepdims"):
+            raise ValueError(f"{name}: the reference supports keepdims=False only")
+        return [GlobalMaxPool1D(name)]
+    if config["strides"] != (1,) or config["dilation_rate"] != (1,) or config["padding"] not in ("same", "valid"):
+        raise ValueError(f"{name}: the reference supports stride 1, no dilation, 'same' or 'valid' padding only")
+    bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
+    layers: list[Layer] = [Conv1D(weights[0].astype(np.float64), bias.astype(np.float64), name, config["padding"])]
+    if config["activation"] == "relu":
+        layers.append(ReLU(f"{name}_relu"))
+    elif config["activation"] != "linear":
+        raise ValueError(f"{name}: unsupported activation {config['activation']!r}")
+    return layers
+
+
+SEQUENCE_LAYER_KINDS = ("Embedding", "PaddedEmbedding", "Conv1D", "GlobalMaxPooling1D")
+
+
+# ---------------------------------------------------------------------------------------------
 # Rules: how a linear layer hands relevance from its outputs to its inputs.
 # ---------------------------------------------------------------------------------------------
 
@@ -452,6 +550,8 @@ class Network:
                 R = composite.rule_for(layer).relevance(layer, a, R)
             elif isinstance(layer, MaxPool2D):
                 R = layer.relevance(a, R)
+            elif isinstance(layer, (GlobalMaxPool1D, Embedding)):
+                R = layer.relevance(a, R)
             elif isinstance(layer, Flatten):
                 R = R.reshape(a.shape)
             # ReLU and Identity pass relevance on unchanged
@@ -570,6 +670,8 @@ def from_keras(model) -> Network:
             layers.append(Identity(name))
         elif kind == "Flatten":
             layers.append(Flatten(name))
+        elif kind in SEQUENCE_LAYER_KINDS:
+            layers += sequence_layers_from_keras(layer)
         else:
             raise ValueError(f"{name}: layer type {kind} is not supported by the reference LRP")
     return Network(layers)

@@ -1,0 +1,502 @@
+"""LRP for text (notebook 09): the SpamAssassin public mail corpus, tokens, a small 1-D CNN, and
+relevance per token.
+
+The corpus: 6,046 raw e-mails (4,150 ham, 1,896 spam) in five official archives from
+https://spamassassin.apache.org/old/publiccorpus/. `load_spamassassin` reads the archives or the
+folders they unpack to, verifies what can be verified, and splits deterministically.
+
+The network starts with an Embedding: integer token ids have no gradient, so LRP explains the
+*embedded* sequence (`explainable_part`) and sums the relevance over the embedding dimensions to
+get one number per token (`token_relevance`).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import tarfile
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+SPAM_DIR_VARIABLE = "LRP_SPAM_DIR"
+DOWNLOAD_URL = "https://spamassassin.apache.org/old/publiccorpus/"
+CACHE_FOLDER = Path(".keras") / "datasets" / "spamassassin"  # under the home folder
+CLASS_NAMES = ("ham", "spam")
+HAM, SPAM = 0, 1
+MESSAGE_NAME = re.compile(r"^\d{5}\.([0-9a-f]{32})$")  # NNNNN.<MD5 of the message's bytes>
+
+
+@dataclass(frozen=True)
+class Part:
+    """One official archive and the folder it unpacks to."""
+
+    folder: str
+    archive: str
+    label: int
+    messages: int
+
+
+PARTS = (
+    Part("easy_ham", "20021010_easy_ham.tar.bz2", HAM, 2500),
+    Part("hard_ham", "20021010_hard_ham.tar.bz2", HAM, 250),
+    Part("spam", "20021010_spam.tar.bz2", SPAM, 500),
+    Part("easy_ham_2", "20030228_easy_ham_2.tar.bz2", HAM, 1400),
+    Part("spam_2", "20030228_spam_2.tar.bz2", SPAM, 1396),
+)
+
+
+class SpamDataError(RuntimeError):
+    """The corpus is missing, incomplete or corrupt. The message says where we looked and how to fix it."""
+
+
+@dataclass
+class Mails:
+    """Messages split at the first empty line into header and body (decoded as UTF-8, with
+    replacement characters for bytes that are not UTF-8)."""
+
+    headers: list[str]
+    bodies: list[str]
+    labels: np.ndarray  # 0 ham, 1 spam
+    names: list[str]  # "<folder>/<file name>"
+
+    def __len__(self):
+        return len(self.labels)
+
+    def take(self, indices) -> "Mails":
+        indices = np.asarray(indices, dtype=np.int64)
+        return Mails([self.headers[i] for i in indices], [self.bodies[i] for i in indices],
+                     self.labels[indices], [self.names[i] for i in indices])
+
+
+@dataclass
+class MailCorpus:
+    train: Mails
+    test: Mails
+    source: Path
+    verified: str  # what was checked, e.g. "SHA-256 of 6046 files (SHA256SUMS)"
+    class_names: tuple[str, ...] = CLASS_NAMES
+
+
+def load_spamassassin(data_dir: str | Path | None = None, test_share: float = 0.25, seed: int = 0,
+                      download: bool = True) -> MailCorpus:
+    """Load the SpamAssassin public corpus, looking in this order:
+
+    1. `data_dir`, if given;
+    2. the folder named by the environment variable ``LRP_SPAM_DIR``;
+    3. the download cache, ``~/.keras/datasets/spamassassin``;
+    4. a download of the five official archives into that cache (`download=False` skips it).
+
+    The folder holds, for each of the five parts, either the official archive
+    (``20021010_easy_ham.tar.bz2``, ...) or the folder it unpacks to (``easy_ham/``, ...).
+    Verified: a ``SHA256SUMS`` file in the folder, if present, for every file it lists; otherwise
+    each message's MD5 against its file name (``NNNNN.<md5>``, true of every official message);
+    and the number of messages per part. The test split is stratified by part (so by class too)
+    and deterministic for a given `seed`.
+    """
+    folder = _locate(data_dir, download)
+    names, raw, parts = [], [], []
+    for index, part in enumerate(PARTS):
+        messages = _read_part(folder, part)
+        if len(messages) != part.messages:
+            raise SpamDataError(f"{part.folder} in {folder} holds {len(messages)} messages, expected "
+                                f"{part.messages}. {_how_to_fix(folder)}")
+        names += [name for name, _ in messages]
+        raw += [content for _, content in messages]
+        parts += [index] * len(messages)
+    verified = _verify(folder, names, raw)
+    headers, bodies = zip(*(split_message(content) for content in raw))
+    labels = np.array([PARTS[p].label for p in parts], dtype=np.int64)
+    everything = Mails(list(headers), list(bodies), labels, names)
+    train, test = stratified_split(np.array(parts), test_share, seed)
+    return MailCorpus(everything.take(train), everything.take(test), folder, verified)
+
+
+def split_message(raw: bytes) -> tuple[str, str]:
+    """Decode a raw RFC-822 message (UTF-8, replacement characters for other bytes) and split it
+    at the first empty line into header and body."""
+    text = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    header, _, body = text.partition("\n\n")
+    return header, body
+
+
+def stratified_split(groups: np.ndarray, test_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted train and test indices; each group contributes round(test_share * size) test items,
+    chosen at random with `seed`."""
+    if not 0 < test_share < 1:
+        raise ValueError(f"test_share must be between 0 and 1, got {test_share}")
+    rng = np.random.default_rng(seed)
+    test = []
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        test.append(rng.choice(members, size=int(round(test_share * len(members))), replace=False))
+    test = np.sort(np.concatenate(test))
+    return np.setdiff1d(np.arange(len(groups)), test), test
+
+
+def _how_to_fix(folder: Path | None) -> str:
+    target = folder if folder is not None else Path.home() / CACHE_FOLDER
+    archives = ", ".join(part.archive for part in PARTS)
+    return (f"To fix it, download the five archives {archives} from {DOWNLOAD_URL} into one folder "
+            f"(unpacking them there is optional) and either make that folder {target} or set the "
+            f"environment variable {SPAM_DIR_VARIABLE}=/path/to/that/folder (or pass data_dir=...).")
+
+
+def _locate(data_dir, download: bool) -> Path:
+    if data_dir is not None:
+        return _require_complete(Path(data_dir), "the data_dir argument")
+    if os.environ.get(SPAM_DIR_VARIABLE):
+        return _require_complete(Path(os.environ[SPAM_DIR_VARIABLE]), f"${SPAM_DIR_VARIABLE}")
+    cache = Path.home() / CACHE_FOLDER
+    if cache.exists():
+        return _require_complete(cache, "the download cache")
+    if not download:
+        raise SpamDataError(f"SpamAssassin corpus not found: no data_dir given, ${SPAM_DIR_VARIABLE} is not set, "
+                            f"and {cache} does not exist (downloading is switched off). {_how_to_fix(None)}")
+    return _download(cache)
+
+
+def _require_complete(folder: Path, named_by: str) -> Path:
+    if not folder.is_dir():
+        raise SpamDataError(f"SpamAssassin folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}")
+    missing = [part.archive for part in PARTS
+               if not (folder / part.folder).is_dir() and not (folder / part.archive).is_file()]
+    if missing:
+        raise SpamDataError(f"SpamAssassin folder {folder} (from {named_by}) is incomplete: it has neither the "
+                            f"archive nor the unpacked folder of {', '.join(missing)}. {_how_to_fix(folder)}")
+    return folder
+
+
+def _fetch(url: str, path: Path) -> None:
+    """Download `url` to `path` (through a temporary file, so a broken download leaves nothing)."""
+    partial = path.with_suffix(path.suffix + ".part")
+    with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as file:
+        while chunk := response.read(1 << 20):
+            file.write(chunk)
+    partial.rename(path)
+
+
+def _download(cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    for part in PARTS:
+        if (cache / part.archive).is_file():
+            continue
+        try:
+            _fetch(DOWNLOAD_URL + part.archive, cache / part.archive)
+        except Exception as error:  # network errors come in many types
+            raise SpamDataError(f"SpamAssassin corpus not found locally and the download of {part.archive} "
+                                f"failed ({error}). {_how_to_fix(cache)}") from error
+    return _require_complete(cache, "the download")
+
+
+def _read_part(folder: Path, part: Part) -> list[tuple[str, bytes]]:
+    """(name, raw bytes) of every message of one part, sorted by name; the archive's `cmds` file
+    and anything else that is not a message are skipped."""
+    unpacked = folder / part.folder
+    if unpacked.is_dir():
+        return [(f"{part.folder}/{path.name}", path.read_bytes())
+                for path in sorted(unpacked.iterdir()) if MESSAGE_NAME.match(path.name)]
+    archive = folder / part.archive
+    messages = []
+    try:
+        with tarfile.open(archive, "r:bz2") as tar:
+            for member in tar:
+                top, _, name = member.name.partition("/")
+                if member.isfile() and top == part.folder and MESSAGE_NAME.match(name):
+                    messages.append((member.name, tar.extractfile(member).read()))
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise SpamDataError(f"{archive} is not a readable .tar.bz2 archive ({type(error).__name__}: {error}). "
+                            + _how_to_fix(folder)) from error
+    return sorted(messages)
+
+
+def _verify(folder: Path, names: list[str], raw: list[bytes]) -> str:
+    sums_file = folder / "SHA256SUMS"
+    if sums_file.is_file():
+        content = dict(zip(names, raw))
+        lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines() if line.strip()]
+        for expected, name in lines:
+            name = name.lstrip("*")
+            if name in content:
+                data = content[name]
+            elif (folder / name).is_file():
+                data = (folder / name).read_bytes()
+            else:
+                raise SpamDataError(f"{folder / name} is listed in {sums_file} but missing. {_how_to_fix(folder)}")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != expected:
+                raise SpamDataError(f"{folder / name} is corrupt: its SHA-256 is {digest}, {sums_file} expects "
+                                    f"{expected}. {_how_to_fix(folder)}")
+        return f"SHA-256 of {len(lines)} files ({sums_file.name})"
+    wrong = [name for name, content in zip(names, raw)
+             if hashlib.md5(content).hexdigest() != MESSAGE_NAME.match(name.rsplit("/", 1)[1]).group(1)]
+    if wrong:
+        raise SpamDataError(
+            f"{len(wrong)} messages in {folder} do not match the MD5 in their file name (first: {wrong[0]}); "
+            f"every message of the official archives does, so these are corrupt or re-encoded. If the folder "
+            f"is a re-encoded copy on purpose, put a SHA256SUMS file of its files beside them. {_how_to_fix(folder)}")
+    return f"MD5 of {len(names)} messages against their file names"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens, vocabulary, sequences
+# ---------------------------------------------------------------------------------------------
+
+# Lower-cased runs of letters and digits, joined by . _ ' - inside a word (so "spamassassin.taint.org"
+# and "don't" stay one token), and "$" and "!" as tokens of their own.
+TOKEN = re.compile(r"[a-z0-9]+(?:[._'-][a-z0-9]+)*|[$!]")
+MAX_TOKEN_CHARS = 30  # longer tokens (base64 lines, long URLs) are cut; they are rare words anyway
+SEQUENCE_LENGTH = 512  # tokens per message the network sees; the rest is cut off
+PAD, UNKNOWN = "<pad>", "<unk>"
+PADDING_ID, UNKNOWN_ID = 0, 1
+
+
+def tokenize(text: str, limit: int | None = None) -> list[str]:
+    """The tokens of `text` (the first `limit` of them, if given)."""
+    matches = itertools.islice(TOKEN.finditer(text.lower()), limit)
+    return [match.group()[:MAX_TOKEN_CHARS] for match in matches]
+
+
+def message_tokens(body: str, header: str | None = None, length: int = SEQUENCE_LENGTH) -> tuple[list[str], int]:
+    """The first `length` tokens of the header (if given) followed by the body, and how many of
+    them come from the header."""
+    header_tokens = tokenize(header, length) if header is not None else []
+    return header_tokens + tokenize(body, length - len(header_tokens)), len(header_tokens)
+
+
+@dataclass
+class Vocabulary:
+    """Words by id: 0 is padding, 1 stands for every word not in the vocabulary."""
+
+    words: list[str]
+
+    def __post_init__(self):
+        self.ids = {word: i for i, word in enumerate(self.words)}
+
+    def __len__(self):
+        return len(self.words)
+
+    @classmethod
+    def build(cls, token_lists, size: int = 20_000, min_documents: int = 2, extra: tuple[str, ...] = ()):
+        """The `size` words found in the most documents (at least `min_documents`; ties broken
+        alphabetically, so the result is deterministic), plus the `extra` words."""
+        documents = Counter(word for tokens in token_lists for word in set(tokens))
+        frequent = sorted((word for word, n in documents.items() if n >= min_documents),
+                          key=lambda word: (-documents[word], word))
+        words = [PAD, UNKNOWN] + [word for word in frequent if word not in extra][: size - 2 - len(extra)]
+        return cls(words + list(extra))
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        return [self.ids.get(token, UNKNOWN_ID) for token in tokens]
+
+
+@dataclass
+class Sequences:
+    """Messages as padded rows of token ids, ready for the network."""
+
+    ids: np.ndarray  # (N, length) int32; 0 = padding, at the end
+    in_header: np.ndarray  # (N, length) bool: the token comes from the message's header
+    tokens: list[list[str]]  # the words behind the non-padding ids (unknown words as they were)
+
+    def __len__(self):
+        return len(self.ids)
+
+
+def encode(vocabulary: Vocabulary, bodies, headers=None, length: int = SEQUENCE_LENGTH) -> Sequences:
+    """Token ids of each message: header then body if `headers` are given, else the body only."""
+    ids = np.zeros((len(bodies), length), dtype=np.int32)
+    in_header = np.zeros((len(bodies), length), dtype=bool)
+    all_tokens = []
+    for row, body in enumerate(bodies):
+        tokens, header_count = message_tokens(body, None if headers is None else headers[row], length)
+        ids[row, : len(tokens)] = vocabulary.encode(tokens)
+        in_header[row, :header_count] = True
+        all_tokens.append(tokens)
+    return Sequences(ids, in_header, all_tokens)
+
+
+def plant_token(sequences: Sequences, rows, token: str, vocabulary: Vocabulary, seed: int = 0) -> tuple[Sequences, np.ndarray]:
+    """A copy with `token` inserted at a random position among the words of each row in `rows`
+    (later words shift right; a full row loses its last word). Returns the copy and, per message,
+    the position of the planted token (-1 where none was planted)."""
+    rng = np.random.default_rng(seed)
+    ids, in_header, tokens = sequences.ids.copy(), sequences.in_header.copy(), [list(t) for t in sequences.tokens]
+    positions = np.full(len(ids), -1)
+    length = ids.shape[1]
+    for row in np.asarray(rows, dtype=np.int64):
+        words = len(tokens[row])
+        first = int(in_header[row].sum())  # plant into the body, after any header tokens
+        position = int(rng.integers(first, min(words, length - 1) + 1))
+        ids[row, position + 1 :] = ids[row, position:-1].copy()
+        ids[row, position] = vocabulary.ids[token]
+        in_header[row, position + 1 :] = in_header[row, position:-1].copy()
+        in_header[row, position] = False
+        tokens[row] = (tokens[row][:position] + [token] + tokens[row][position:])[:length]
+        positions[row] = position
+    return Sequences(ids, in_header, tokens), positions
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+# ---------------------------------------------------------------------------------------------
+
+
+def text_cnn(vocabulary_size: int, length: int = SEQUENCE_LENGTH, dims: int = 32, filters: int = 64,
+             width: int = 5, dropout: float = 0.5):
+    """Embedding -> Conv1D (ReLU) -> global max-pooling -> dropout -> Dense (logits) -> softmax.
+
+    Each filter detects one pattern of `width` consecutive words; global max-pooling keeps its
+    strongest occurrence anywhere in the message. Padding embeds to the zero vector, so it
+    contributes nothing and carries no relevance.
+    """
+    layers = tf.keras.layers
+    return tf.keras.Sequential([
+        tf.keras.Input(shape=(length,), dtype="int32", name="token_ids"),
+        PaddedEmbedding(vocabulary_size, dims, name="embedding"),
+        layers.Conv1D(filters, width, padding="same", activation="relu", name="conv"),
+        layers.GlobalMaxPooling1D(name="pool"),
+        layers.Dropout(dropout, name="dropout"),
+        layers.Dense(2, name="logits"),
+        layers.Activation("softmax", name="softmax"),
+    ], name="text_cnn")
+
+
+@tf.keras.utils.register_keras_serializable(package="lrp_helpers")
+class PaddedEmbedding(tf.keras.layers.Embedding):
+    """An Embedding that maps the padding id (0) to the zero vector, whatever its table row holds."""
+
+    def call(self, inputs):
+        return super().call(inputs) * tf.cast(tf.not_equal(inputs, PADDING_ID), self.compute_dtype)[..., None]
+
+    def get_config(self):
+        return {**super().get_config(), "padding_id": PADDING_ID}
+
+    @classmethod
+    def from_config(cls, config):
+        config.pop("padding_id", None)
+        return super().from_config(config)
+
+
+def train_text_cnn(model, sequences: Sequences, labels: np.ndarray, epochs: int, batch_size: int = 64,
+                   learning_rate: float = 2e-3) -> float:
+    """Train with Adam and cross-entropy, then centre the logits (`centre_logits`). Returns the
+    final training accuracy."""
+    from .beyond import fit_classifier
+
+    accuracy = fit_classifier(model, sequences.ids, labels, epochs, batch_size, learning_rate)
+    centre_logits(model)
+    return accuracy
+
+
+def centre_logits(model) -> None:
+    """Subtract the mean of the two logits from both, in the weights of the logits layer.
+
+    Softmax does not change when the same number is added to every logit, so the model's
+    probabilities and predictions stay exactly the same; afterwards the spam logit is
+    (z_spam - z_ham) / 2 and the ham logit its negative. Explaining the spam logit then explains the
+    decision itself: positive relevance speaks for spam, negative for ham.
+    """
+    layer = model.get_layer("logits")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel - kernel.mean(axis=1, keepdims=True), bias - bias.mean()])
+
+
+def explainable_part(model):
+    """The network after the embedding, as its own model on embedded sequences (N, length, dims):
+    token ids are integers with no gradient, so LRP starts from their embedding vectors. It shares
+    the trained layers (and weights) of `model`."""
+    embedding = model.get_layer("embedding")
+    return tf.keras.Sequential([tf.keras.Input(shape=embedding.output_shape[1:], name="embedded"),
+                                *model.layers[1:]], name=f"{model.name}_after_embedding")
+
+
+def embed(model, ids: np.ndarray) -> np.ndarray:
+    """Look the ids up in the model's embedding table: the input of `explainable_part(model)`."""
+    table = model.get_layer("embedding").get_weights()[0]
+    return table[ids] * (ids != PADDING_ID)[..., None]  # as PaddedEmbedding computes it
+
+
+def token_relevance(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.ndarray:
+    """Relevance per token (N, length): LRP on the embedded sequence, summed over the embedding
+    dimensions. `analyzer` is an `analysis.Analyzer` built on `explainable_part(model)`."""
+    return analyzer.analyze(embed(model, ids), target).sum(axis=-1)
+
+
+def occlusion(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.ndarray:
+    """Per token: how much the target logit drops when that one token is removed (its embedding set
+    to zero, like padding). A model-agnostic baseline for token relevance; 0 at padding."""
+    embedded = embed(model, ids)
+    drops = np.zeros(ids.shape)
+    for row in range(len(ids)):
+        positions = np.flatnonzero(ids[row])
+        copies = np.repeat(embedded[row][None], len(positions), axis=0)
+        copies[np.arange(len(positions)), positions] = 0
+        full = analyzer.logits(embedded[row][None])[0, target]
+        drops[row, positions] = full - analyzer.logits(copies)[:, target]
+    return drops
+
+
+def word_relevance(ids: np.ndarray, relevance: np.ndarray, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Total relevance and number of occurrences of every word id over a set of messages."""
+    totals = np.bincount(ids.ravel(), weights=relevance.ravel(), minlength=vocabulary_size)
+    counts = np.bincount(ids.ravel(), minlength=vocabulary_size)
+    return totals, counts
+
+
+def share_on(relevance: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per message: the share of absolute relevance on the tokens where `mask` is True."""
+    magnitude = np.abs(relevance)
+    total = magnitude.sum(axis=1)
+    return np.where(total > 0, (magnitude * mask).sum(axis=1) / np.where(total > 0, total, 1), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing relevance on the text
+# ---------------------------------------------------------------------------------------------
+
+
+def _colours(relevance: np.ndarray, limit: float | None):
+    import matplotlib as mpl
+
+    limit = limit or float(np.abs(relevance).max()) or 1.0
+    return mpl.colormaps["bwr"](np.clip(0.5 + 0.5 * np.asarray(relevance) / limit, 0, 1))
+
+
+def tokens_html(tokens: list[str], relevance: np.ndarray, limit: float | None = None) -> str:
+    """The tokens as HTML, each on a background from blue (against) through white to red (for);
+    `limit` is the relevance of full colour (default: the largest |relevance| shown)."""
+    import html
+
+    spans = []
+    for token, (r, g, b, _) in zip(tokens, _colours(relevance[: len(tokens)], limit)):
+        spans.append(f'<span style="background-color: rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f}); '
+                     f'color: black; padding: 1px 2px; margin: 1px; line-height: 1.9">{html.escape(token)}</span>')
+    return '<div style="font-family: monospace; font-size: 12px">' + " ".join(spans) + "</div>"
+
+
+def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | None = None, title: str = "",
+                fontsize: float = 8.0) -> None:
+    """The same picture as `tokens_html`, drawn with matplotlib (for saved figures): tokens in a
+    monospace font, wrapped at the axes' width, each in a box coloured by its relevance."""
+    character = 0.6 * fontsize  # width of one monospace character, in points
+    line_height = 1.8 * fontsize
+    box = ax.get_window_extent()
+    width, height = box.width * 72 / ax.figure.dpi, box.height * 72 / ax.figure.dpi
+    columns = max(int(width / character) - 1, 10)
+    x, line, places = 0, 0, []
+    for token in tokens:
+        if x and x + len(token) > columns:
+            x, line = 0, line + 1
+        places.append((x, line))
+        x += len(token) + 1
+    for token, (x, line), colour in zip(tokens, places, _colours(relevance[: len(tokens)], limit)):
+        ax.text(x, line, token, family="monospace", fontsize=fontsize, va="center", ha="left",
+                bbox={"boxstyle": "square,pad=0.1", "facecolor": colour, "edgecolor": "none"})
+    ax.set(xlim=(-0.5, width / character - 0.5), ylim=(max(line + 1, height / line_height) - 0.5, -0.7))
+    ax.axis("off")
+    ax.set_title(title, loc="left", fontsize=fontsize + 1)
