@@ -1,24 +1,59 @@
 # Two commands for everything (see README):
 #   make all   -- create the environment if missing, then execute every notebook at full settings
 #   make test  -- create the environment if missing, then run all tests (notebooks in quick mode)
-PYTHON ?= python3.11
+# STACK picks the software stack; each has its own venv and lock file (constraints/<stack>.txt):
+#   classic (default) -- Python 3.11, TensorFlow 2.14, numpy < 2                      venv .venv
+#   current           -- Python 3.13, TensorFlow 2.20 + tf_keras 2.20, numpy 2.1,
+#                        ipywidgets 7.7: Google Colab's versions                      venv .venv-current
+#   floors            -- Python 3.11 with every dependency at its lowest allowed version
+#                        (pyproject.toml's floors; checks them)                      venv .venv-floors
+# Other targets: `make lock STACK=...` re-resolves and rewrites a stack's lock file; `make colab` runs
+# every notebook through its Colab first cell in a venv with Colab's versions (tools/colab.py).
+STACK ?= classic
+ifeq ($(STACK),classic)
+PYTHON_VERSION := 3.11
 VENV := .venv
+else ifeq ($(STACK),current)
+PYTHON_VERSION := 3.13
+VENV := .venv-current
+# Google Colab's published versions (Python 3.13 runtime): `make lock` resolves everything else around them.
+LOCK_PINS := tensorflow==2.20.* tf-keras==2.20.* numpy==2.1.* ipywidgets==7.7.*
+# iNNvestigate 2.1.2's metadata (Python < 3.12, TensorFlow < 2.15, numpy < 2) is stale, not a code limit;
+# its real runtime dependencies (tensorflow, numpy, matplotlib) are ours too.
+STALE_METADATA := innvestigate==2.1.2
+else ifeq ($(STACK),floors)
+PYTHON_VERSION := 3.11
+VENV := .venv-floors
+else
+$(error STACK must be classic, current or floors, not '$(STACK)')
+endif
+
+# pythonX.Y from PATH, else from pyenv's versions folder.
+PYTHON ?= $(firstword $(foreach candidate,python$(PYTHON_VERSION) \
+	$(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION).*/bin/python$(PYTHON_VERSION)), \
+	$(shell $(candidate) -c 'print("$(candidate)")' 2>/dev/null)))
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CONSTRAINTS := constraints/$(STACK).txt
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: all env test notebooks clean
+.PHONY: all env test notebooks lock colab colab-run clean
 
 all: notebooks
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "Need $(PYTHON) (Python 3.11). Install it, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@[ -n "$(PYTHON)" ] || { echo "Need Python $(PYTHON_VERSION) for STACK=$(STACK). Install it, or run: make PYTHON=/path/to/python$(PYTHON_VERSION) ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
+	$(if $(STALE_METADATA),$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python -c $(CONSTRAINTS) $(STALE_METADATA))
 	touch $(STAMP)
+
+# The floors stack's "lock file": every requirement of pyproject.toml at its lowest allowed version.
+constraints/floors.txt: pyproject.toml tools/floors.py
+	$(PYTHON) tools/floors.py > $@
 
 # pytest exits 5 when it collected no test: report that plainly (it still fails the run).
 test: $(STAMP)
@@ -34,5 +69,25 @@ notebooks: $(STAMP)
 			--ExecutePreprocessor.timeout=-1 "$$notebook" || exit 1; \
 	done
 
+# Re-resolve the stack's dependencies from pyproject.toml (newest allowed versions, plus LOCK_PINS) in a
+# scratch venv and write them to its lock file. Run it to refresh the lock, then `make test STACK=...`.
+lock:
+	@[ "$(STACK)" != floors ] || { echo "constraints/floors.txt is generated from pyproject.toml; nothing to lock"; exit 1; }
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e ".[test]" $(LOCK_PINS)
+	$(if $(STALE_METADATA),.venv-lock/bin/python -m pip install --quiet --no-deps --ignore-requires-python $(STALE_METADATA))
+	{ echo "# Lock file of the $(STACK) stack, used by make env and CI. Refresh: make lock STACK=$(STACK)"; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS)
+	rm -rf .venv-lock
+
+# Every notebook, quick mode, through its Colab first cell, in a venv with Colab's versions (CI runs it).
+colab:
+	$(MAKE) --no-print-directory STACK=current colab-run
+
+colab-run:
+	$(PYTHON) tools/colab.py --simulate --python $(PYTHON) --constraints constraints/current.txt
+
 clean:
-	rm -rf $(VENV) images/quick models/quick .pytest_cache
+	rm -rf .venv .venv-current .venv-floors .venv-colab .venv-lock images/quick models/quick .pytest_cache

@@ -14,11 +14,15 @@ Where things live:
     explorer    -- the interactive explorer
     beyond      -- tabular data and time series
     text        -- the SpamAssassin mail corpus, tokens, a text CNN, relevance per token
+    compat      -- the supported TensorFlow/Keras stacks and what differs between them
 """
 import os
 
 # TensorFlow reads this once, at import: keep its C++ start-up chatter out of the notebooks.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# On TensorFlow >= 2.16 (the current stack), iNNvestigate needs Keras 2 from tf_keras, which TensorFlow
+# picks only if this is set before it is imported (lrp_helpers.compat checks it). Classic TF ignores it.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from .session import Settings, project_root, save_fig, setup_notebook  # noqa: E402
 

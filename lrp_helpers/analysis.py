@@ -40,6 +40,7 @@ from functools import partial
 import numpy as np
 import tensorflow as tf
 
+from . import compat
 from . import reference as ref
 
 SUPPORTED_LAYERS = {
@@ -167,8 +168,7 @@ def _symbolic_constants():
     analyzer is built. That evaluation is most of the build time, and the tensors live in the
     analyzer's own graph anyway. (Keras' only caveat for this switch: such layers cannot be saved
     with get_config, which analyzers never are.)"""
-    from keras.src.engine import base_layer_utils
-
+    base_layer_utils = compat.engine_module("base_layer_utils")
     before = base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION
     base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = True
     try:
@@ -344,8 +344,7 @@ class Analyzer:
         if method not in innvestigate.analyzer.analyzers:
             close = [name for name in methods() if method.split(".")[-1] in name]
             raise ValueError(f"unknown method {method!r}; did you mean one of {close or methods()}?")
-        if tf.executing_eagerly():
-            raise RuntimeError("iNNvestigate needs graph mode: call lrp_helpers.setup_notebook() first")
+        compat.check_stack()
         check_model(model)
         backward_pass = issubclass(innvestigate.analyzer.analyzers[method],
                                    innvestigate.analyzer.reverse_base.ReverseAnalyzerBase)

@@ -54,10 +54,13 @@ def setup_notebook(seed: int = 42) -> Settings:
     global _decided
     import tensorflow as tf
 
+    from .compat import check_stack
+
     tf.compat.v1.disable_eager_execution()
+    check_stack()
     tf.get_logger().setLevel(logging.ERROR)
     tf.autograph.set_verbosity(0)
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(keras|innvestigate)\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(keras|tf_keras|innvestigate)\..*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     set_seeds(seed)
     _plot_defaults()

@@ -5,6 +5,7 @@ from pathlib import Path
 # and figures/models from tests never overwrite the committed full-run ones.
 os.environ["LRP_QUICK"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 on the current stack (lrp_helpers.compat)
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

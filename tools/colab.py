@@ -1,0 +1,177 @@
+"""Google Colab: the "Open in Colab" badges and the set-up at the top of every notebook's first cell.
+
+    python tools/colab.py           # write the badges and the Colab set-up into notebooks/ and README.md
+    python tools/colab.py --check   # exit 1 if a notebook or the README is not up to date
+    make colab                      # run every notebook as Colab would, in a venv with Colab's versions
+
+Writing is idempotent: re-run it after notebooks were re-executed elsewhere. Only cell sources change,
+never outputs; off Colab the set-up does nothing and prints nothing, so existing outputs stay valid.
+
+`--simulate` (what `make colab` calls) builds a venv with the packages Colab preinstalls, at the versions
+of constraints/current.txt (Colab's published versions; no lrp_helpers, no iNNvestigate), then executes
+each notebook in quick mode from a scratch folder, as Colab does from /content, with `google.colab`
+importable and git told to fetch REPOSITORY from this checkout. So the set-up's clone, its installs and
+its CIFAR-10 step really run; only the download is replaced by $LRP_CIFAR10_DIR when that is set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The GitHub repository the badges open and the set-up clones: the one place to change it.
+REPOSITORY = "lrp-teaching/lrp-tutorial"
+BRANCH = "main"
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+# What Colab's runtime already has, of what the notebooks need (versions: constraints/current.txt).
+COLAB_PREINSTALLED = ("tensorflow", "tf-keras", "numpy", "matplotlib", "ipywidgets", "scipy", "scikit-learn",
+                      "scikit-image", "h5py", "tqdm", "ipykernel", "nbconvert")
+SETUP_FIRST_LINE = "import os, sys"
+SETUP_CONDITION = 'if "google.colab" in sys.modules and not os.path.isdir("../lrp_helpers"):'
+
+
+def colab_url(notebook: str) -> str:
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def badge(notebook: str) -> str:
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
+
+
+def setup_code() -> str:
+    """The block that starts every notebook's first code cell."""
+    clone = REPOSITORY.split("/")[1]
+    return f'''{SETUP_FIRST_LINE}
+{SETUP_CONDITION}  # on Colab, once
+    import subprocess
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # Keras 2 for iNNvestigate, before TensorFlow loads
+    if not os.path.isdir("{clone}"):  # the collection: lrp_helpers, trained models
+        subprocess.run(["git", "clone", "--quiet", "--depth=1",
+                        "https://github.com/{REPOSITORY}", "{clone}"], check=True)
+    # Colab has all other dependencies; --no-deps keeps its versions (iNNvestigate's are stale)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--ignore-requires-python", "./{clone}", "innvestigate==2.1.2"], check=True)
+    os.chdir("{clone}/notebooks")
+    from lrp_helpers.data import load_cifar10
+    load_cifar10(train_size=10, test_size=10)  # downloads CIFAR-10 once (163 MB)
+'''
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _strip_setup(source: str) -> str:
+    """The cell source without an earlier version of the set-up block."""
+    lines = _lines(source)
+    if len(lines) < 2 or lines[0].rstrip() != SETUP_FIRST_LINE or not lines[1].startswith('if "google.colab"'):
+        return source
+    end = 2
+    while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+        end += 1
+    return "".join(lines[end:])
+
+
+def with_setup(source: str) -> str:
+    return setup_code() + "\n" + _strip_setup(source).lstrip("\n")
+
+
+def with_badge(markdown: str, notebook: str) -> str:
+    """The title line, then the badge line, then the rest (an older badge line replaced)."""
+    title, _, rest = markdown.partition("\n")
+    rest = re.sub(r"^\n?\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n", "", rest)
+    return f"{title}\n\n{badge(notebook)}\n{rest}" if rest.startswith("\n") else f"{title}\n\n{badge(notebook)}\n\n{rest}"
+
+
+def updated_notebook(path: Path) -> str:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cells = notebook["cells"]
+    cells[0]["source"] = _lines(with_badge("".join(cells[0]["source"]), path.name))
+    first_code = next(cell for cell in cells if cell["cell_type"] == "code")
+    first_code["source"] = _lines(with_setup("".join(first_code["source"])))
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def updated_readme(text: str) -> str:
+    """The contents table's notebook links, each followed by its Colab badge."""
+    def link(match):
+        return f"{match['link']} {badge(match['file'])}"
+
+    text = re.sub(r" \[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", "", text)
+    return re.sub(r"(?P<link>\[[^\]]+\]\(notebooks/(?P<file>[0-9]{2}_[^)]+\.ipynb)\))", link, text)
+
+
+def out_of_date() -> list[Path]:
+    stale = [path for path in NOTEBOOKS if path.read_text(encoding="utf-8") != updated_notebook(path)]
+    readme = ROOT / "README.md"
+    return stale + ([readme] if readme.read_text() != updated_readme(readme.read_text()) else [])
+
+
+def write() -> None:
+    for path in out_of_date():
+        text = updated_readme(path.read_text()) if path.suffix == ".md" else updated_notebook(path)
+        path.write_text(text, encoding="utf-8")
+        print(f"updated {path.relative_to(ROOT)}")
+
+
+def simulate(python: str, constraints: Path) -> None:
+    """Every notebook through its Colab set-up, in quick mode, in a venv with Colab's packages."""
+    venv = ROOT / ".venv-colab"
+    run = lambda *command, **kwargs: subprocess.run(command, check=True, **kwargs)  # noqa: E731
+    start = time.perf_counter()
+    if not (venv / "bin" / "python").exists():
+        run(python, "-m", "venv", str(venv))
+        run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    # The venv is Colab before the set-up cell: reset it so each run installs lrp_helpers and iNNvestigate anew.
+    run(str(venv / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes", "lrp_helpers", "innvestigate")
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), *COLAB_PREINSTALLED)
+    print(f"Colab venv ready in {time.perf_counter() - start:.0f} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="colab-") as scratch:
+        content, startup = Path(scratch) / "content", Path(scratch) / "startup"
+        content.mkdir()
+        startup.mkdir()
+        # Colab's kernel has google.colab imported before the first cell runs.
+        (startup / "sitecustomize.py").write_text(
+            "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n")
+        env = {**os.environ, "PYTHONPATH": str(startup), "LRP_QUICK": "1",
+               "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.file://{ROOT}.insteadOf",
+               "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}"}
+        env.pop("TF_USE_LEGACY_KERAS", None)
+        for path in NOTEBOOKS:
+            notebook_start = time.perf_counter()
+            copy = content / path.name  # Colab runs a notebook opened from GitHub in /content
+            copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+            run(str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                "--ExecutePreprocessor.timeout=1800", str(copy), env=env)
+            print(f"{path.name}: ran on the Colab versions in {time.perf_counter() - notebook_start:.0f} s", flush=True)
+    print(f"All {len(NOTEBOOKS)} notebooks ran through the Colab set-up in {time.perf_counter() - start:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if anything is out of date")
+    parser.add_argument("--simulate", action="store_true", help="run every notebook as Colab would")
+    parser.add_argument("--python", default="python3.13", help="the Python for the Colab venv (--simulate)")
+    parser.add_argument("--constraints", type=Path, default=ROOT / "constraints" / "current.txt")
+    args = parser.parse_args()
+    if args.simulate:
+        simulate(args.python, args.constraints)
+    elif args.check:
+        stale = out_of_date()
+        if stale:
+            sys.exit("Not up to date (run python tools/colab.py): " + ", ".join(p.name for p in stale))
+    else:
+        write()
+
+
+if __name__ == "__main__":
+    main()
