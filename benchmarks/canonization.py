@@ -132,10 +132,10 @@ def print_absorbed(kept, linear_layers):
         layers = linear_layers[stage]
         linear = [kept[stage, names[0]].names[1:].index(layer) for layer in layers]
         print(f"  {stage} canonization:")
-        print(f"  {'rule':<22}" + "".join(f"{layer[:11]:>12}" for layer in layers))
+        print(f"  {'rule':<22}" + "".join(f"{layer:>14}" for layer in layers))
         for name in names:
             medians = np.median(kept[stage, name].absorbed_share[linear], axis=1)
-            print(f"  {name:<22}" + "".join(f"{value:12.3f}" for value in medians))
+            print(f"  {name:<22}" + "".join(f"{value:14.3f}" for value in medians))
 
 
 def perturbation(maps, logit_fn, images, targets):
@@ -197,11 +197,11 @@ def randomisation(model, images, targets, original):
 def print_randomisation(layers, result, methods, images):
     print(f"\n4. Cascading randomisation, {images} images: mean Spearman correlation with the original map "
           "(1 = unchanged; a map that explains the model should fall)")
-    print(f"  {'stage':<8}{'method':<32}" + "".join(f"{'+' + layer[:10]:>12}" for layer in layers))
+    print(f"  {'stage':<8}{'method':<32}" + "".join(f"{'+' + layer:>14}" for layer in layers))
     for kind in ("signed", "absolute"):
         print(f"  {kind} maps:")
         for method in methods:
-            print(f"  {method[0]:<8}{method[1]:<32}" + "".join(f"{v:12.2f}" for v in result[(*method, kind)]))
+            print(f"  {method[0]:<8}{method[1]:<32}" + "".join(f"{v:14.2f}" for v in result[(*method, kind)]))
 
 
 def figure(shares, aopc, layers, spearman, methods):
