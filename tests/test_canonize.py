@@ -56,7 +56,7 @@ def test_canonized_reference_network_has_the_same_logits(committed, test_set):
     network = ref.from_keras(committed)
     merged = MergeBatchNorm().apply(network, (32, 32, 3))
     assert not [layer for layer in merged.layers if isinstance(layer, ref.ChannelAffine)]
-    x = test_set.x_test[:256]
+    x = test_set.x_test[:64]
     expected = network.logits(x)
     assert np.abs(merged.logits(x) - expected).max() <= 1e-9 * np.abs(expected).max()
 
