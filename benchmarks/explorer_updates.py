@@ -4,6 +4,7 @@
 
 Goal on 2 CPU cores: after the first build of a method, an update (analysis + drawing) < 1 s.
 """
+
 import time
 
 import matplotlib
@@ -17,19 +18,19 @@ def main():
     setup_notebook()
     import matplotlib.pyplot as plt
 
-    from lrp_helpers import data, explorer, models
+    from lrp_helpers import data, explorer, methods, models
 
     model, _ = models.load_trained_model()
     explore = explorer.Explorer(model, data.load_cifar10(train_size=10, test_size=1_000))
     print(f"{'method':<28}{'first update s':>15}{'later updates, max s':>22}")
-    for method in explorer.METHODS:
+    for method in explorer.METHODS:  # registry names
         times = []
         for index in range(6):
             start = time.perf_counter()
             figure = explorer.render(explore.explain(index, method))
             plt.close(figure)
             times.append(time.perf_counter() - start)
-        print(f"{method:<28}{times[0]:>15.2f}{max(times[1:]):>22.2f}")
+        print(f"{methods.get(method).title:<28}{times[0]:>15.2f}{max(times[1:]):>22.2f}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ each AOPC is divided by the image's unperturbed logit: "relative AOPC" is the av
 logit lost. Most relevant first (MoRF): higher is more faithful; least relevant first (LeRF):
 lower is; random region orders give the baseline.
 """
+
 import argparse
 import os
 import platform
@@ -18,8 +19,7 @@ import numpy as np
 
 from lrp_helpers import setup_notebook
 
-METHODS = {"LRP-ε (ε = 0.1)": ("lrp.epsilon", {"epsilon": 0.1}), "LRP composite": ("composite", {}),
-           "random": ("random", {})}
+METHODS = [("lrp.epsilon", 0.1), ("lrp.composite", None), ("random", None)]  # registry names and values
 STEPS, REGION = 32, 4
 
 
@@ -40,26 +40,34 @@ def main():
     setup_notebook()
     import tensorflow as tf
 
-    from lrp_helpers import analysis, data, evaluation, models
+    from lrp_helpers import data, methods, models
 
     cifar = data.load_cifar10(train_size=10, test_size=args.images)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
-          f"{len(cifar.x_test)} test images, the predicted class explained")
-    print(f"{'model':<8}{'accuracy':>9}  {'method':<17}{'rel. AOPC MoRF':>16}{'rel. AOPC LeRF':>16}{'MoRF - LeRF':>13}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
+        f"{len(cifar.x_test)} test images, the predicted class explained"
+    )
+    print(f"{'model':<8}{'accuracy':>9}  {'method':<22}{'rel. AOPC MoRF':>16}{'rel. AOPC LeRF':>16}{'MoRF - LeRF':>13}")
     for pair in args.models:
         name, path = pair.split("=", 1)
         model = models.load_model(path)
-        logit_model = analysis.Analyzer(model, "gradient")
-        targets = logit_model.targets(cifar.x_test)
+
+        def logit_fn(images, model=model):
+            return models.logits(model, images)
+
+        targets = logit_fn(cifar.x_test).argmax(axis=1)
         accuracy = (targets == cifar.y_test).mean()
-        for method_name, (method, params) in METHODS.items():
-            maps = evaluation.relevance_maps(model, cifar.x_test, targets, method, **params)
-            morf = relative_aopc(logit_model.logits, cifar.x_test, targets, maps, True)
-            lerf = relative_aopc(logit_model.logits, cifar.x_test, targets, maps, False)
+        for method, value in METHODS:
+            method_name = methods.get(method).label(value)
+            maps = methods.relevance_maps(model, cifar.x_test, method, value, targets)
+            morf = relative_aopc(logit_fn, cifar.x_test, targets, maps, True)
+            lerf = relative_aopc(logit_fn, cifar.x_test, targets, maps, False)
             sem = lambda values: values.std(ddof=1) / np.sqrt(len(values))  # noqa: E731
-            print(f"{name:<8}{accuracy:>9.1%}  {method_name:<17}{morf.mean():>10.3f} ±{sem(morf):.3f}"
-                  f"{lerf.mean():>10.3f} ±{sem(lerf):.3f}{(morf - lerf).mean():>13.3f}", flush=True)
-        logit_model.close()
+            print(
+                f"{name:<8}{accuracy:>9.1%}  {method_name:<22}{morf.mean():>10.3f} ±{sem(morf):.3f}"
+                f"{lerf.mean():>10.3f} ±{sem(lerf):.3f}{(morf - lerf).mean():>13.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 Goal on 2 CPU cores: all 8 built and run in <= 20 s; LRP-eps <= 3x a plain forward pass.
 """
+
 import argparse
 import os
 import platform
@@ -47,21 +48,27 @@ def main():
     forward_seconds = timed(lambda: forward.logits(images))
     print(f"plain forward pass: {forward_seconds:.3f} s, {len(images) / forward_seconds:,.0f} images/s")
     gradient_seconds = timed(lambda: forward.analyze(images, batch_size=len(images)))
-    print(f"plain gradient (forward + backward, the cheapest backward pass): {gradient_seconds:.2f} s, "
-          f"{gradient_seconds / forward_seconds:.1f}x the forward pass")
+    print(
+        f"plain gradient (forward + backward, the cheapest backward pass): {gradient_seconds:.2f} s, "
+        f"{gradient_seconds / forward_seconds:.1f}x the forward pass"
+    )
 
     spent = 0.0
-    print(f"{'method':<28}{'build s':>9}{'first run s':>13}{'run s (mean of 3)':>18}{'images/s':>10}{'run / forward':>15}")
+    print(
+        f"{'method':<28}{'build s':>9}{'first run s':>13}{'run s (mean of 3)':>18}{'images/s':>10}{'run / forward':>15}"
+    )
     for method, params in VARIANTS:
         analyzer = analysis.Analyzer(model, method, **params)
         start = time.perf_counter()
         analyzer.analyze(images, batch_size=len(images))
         first = time.perf_counter() - start
         spent += analyzer.build_seconds + first
-        run = timed(lambda: analyzer.analyze(images, batch_size=len(images)))
+        run = timed(lambda analyzer=analyzer: analyzer.analyze(images, batch_size=len(images)))
         label = method + (f" {params}" if params else "")
-        print(f"{label:<28}{analyzer.build_seconds:>9.2f}{first:>13.2f}{run:>18.2f}{len(images) / run:>10,.0f}"
-              f"{run / forward_seconds:>15.1f}")
+        print(
+            f"{label:<28}{analyzer.build_seconds:>9.2f}{first:>13.2f}{run:>18.2f}{len(images) / run:>10,.0f}"
+            f"{run / forward_seconds:>15.1f}"
+        )
         analyzer.close()
     print(f"all {len(VARIANTS)} variants built and run once: {spent:.1f} s")
 

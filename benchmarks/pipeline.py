@@ -7,6 +7,7 @@ notebooks/, images/ and models/mini_vgg.h5 — that is how the committed outputs
 per-notebook times come from the moments `make` announces each notebook. Run on an otherwise idle
 machine; the environment must already exist (run `make env` first, so installing is not timed).
 """
+
 import argparse
 import os
 import platform

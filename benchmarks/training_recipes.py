@@ -5,6 +5,7 @@
 For each recipe: seconds per epoch, the first epoch (and wall time) at which test accuracy
 reached 85% (or the best reached), and the final test accuracy. Same machine, one run.
 """
+
 import argparse
 import dataclasses
 import os
@@ -20,9 +21,13 @@ TARGET = 0.85
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", nargs="+", default=["seed", "fast"],
-                        help="seed, fast, the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd, "
-                             "or a variant of a recipe: fast:weight_decay=0.05,crop=2")
+    parser.add_argument(
+        "--recipes",
+        nargs="+",
+        default=["seed", "fast"],
+        help="seed, fast, the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd, "
+        "or a variant of a recipe: fast:weight_decay=0.05,crop=2",
+    )
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = one per core)")
     args = parser.parse_args()
@@ -35,23 +40,60 @@ def main():
 
     from lrp_helpers import data, models
 
-    recipes = {"seed": models.SEED_RECIPE, "fast": models.FAST_RECIPE,
-               "fast_b64_ls": models.Recipe(name="fast_b64_ls", learning_rate=2e-3, batch_size=64, epochs=12,
-                                            augment=True, schedule="one_cycle", label_smoothing=0.1),
-               "fast_sgd": models.Recipe(name="fast_sgd", learning_rate=0.05, batch_size=128, epochs=12,
-                                         augment=True, schedule="one_cycle", label_smoothing=0.1, optimizer="sgd"),
-               "fast_lr3": models.Recipe(name="fast_lr3", learning_rate=3e-3, batch_size=128, epochs=12,
-                                         augment=True, schedule="one_cycle"),
-               "fast_lr6": models.Recipe(name="fast_lr6", learning_rate=6e-3, batch_size=128, epochs=12,
-                                         augment=True, schedule="one_cycle", label_smoothing=0.1),
-               "fast_lr20": models.Recipe(name="fast_lr20", learning_rate=2e-2, batch_size=128, epochs=12,
-                                          augment=True, schedule="one_cycle", label_smoothing=0.1)}
+    recipes = {
+        "seed": models.SEED_RECIPE,
+        "fast": models.FAST_RECIPE,
+        "fast_b64_ls": models.Recipe(
+            name="fast_b64_ls",
+            learning_rate=2e-3,
+            batch_size=64,
+            epochs=12,
+            augment=True,
+            schedule="one_cycle",
+            label_smoothing=0.1,
+        ),
+        "fast_sgd": models.Recipe(
+            name="fast_sgd",
+            learning_rate=0.05,
+            batch_size=128,
+            epochs=12,
+            augment=True,
+            schedule="one_cycle",
+            label_smoothing=0.1,
+            optimizer="sgd",
+        ),
+        "fast_lr3": models.Recipe(
+            name="fast_lr3", learning_rate=3e-3, batch_size=128, epochs=12, augment=True, schedule="one_cycle"
+        ),
+        "fast_lr6": models.Recipe(
+            name="fast_lr6",
+            learning_rate=6e-3,
+            batch_size=128,
+            epochs=12,
+            augment=True,
+            schedule="one_cycle",
+            label_smoothing=0.1,
+        ),
+        "fast_lr20": models.Recipe(
+            name="fast_lr20",
+            learning_rate=2e-2,
+            batch_size=128,
+            epochs=12,
+            augment=True,
+            schedule="one_cycle",
+            label_smoothing=0.1,
+        ),
+    }
     for name in args.recipes:
         if ":" in name:  # a variant, e.g. fast:weight_decay=0.05,crop=2
             base, changes = name.split(":", 1)
             fields = {key: value for key, value in (change.split("=") for change in changes.split(","))}
-            typed = {key: value.lower() in ("1", "true") if isinstance(getattr(recipes[base], key), bool)
-                     else type(getattr(recipes[base], key))(value) for key, value in fields.items()}
+            typed = {
+                key: value.lower() in ("1", "true")
+                if isinstance(getattr(recipes[base], key), bool)
+                else type(getattr(recipes[base], key))(value)
+                for key, value in fields.items()
+            }
             recipes[name] = dataclasses.replace(recipes[base], name=name, **typed)
     cifar = data.load_cifar10()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
@@ -64,26 +106,41 @@ def main():
         epoch_ends = []
 
         class Clock(tf.keras.callbacks.Callback):
+            """Records when each epoch ends and prints its accuracies."""
+
+            def __init__(self, name, epoch_ends):
+                super().__init__()
+                self.name, self.epoch_ends = name, epoch_ends
+
             def on_epoch_end(self, epoch, logs=None):
-                epoch_ends.append(time.perf_counter())
-                print(f"  {name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}, "
-                      f"training accuracy {logs['accuracy']:.4f}", flush=True)
+                self.epoch_ends.append(time.perf_counter())
+                print(
+                    f"  {self.name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}, "
+                    f"training accuracy {logs['accuracy']:.4f}",
+                    flush=True,
+                )
 
         start = time.perf_counter()
-        history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock()])
+        history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock(name, epoch_ends)])
         seconds = np.array(epoch_ends) - start
         accuracy = np.array(history.history["val_accuracy"])
         reached = np.flatnonzero(accuracy >= TARGET)
         first = int(reached[0]) if len(reached) else None
         rows.append((name, recipe, seconds, accuracy, first))
         if args.save:
-            models.save_model(model, f"models/{name.replace(':', '_').replace(',', '_').replace('=', '')}_benchmark.h5", recipe=recipe, test_accuracy=float(accuracy[-1]))
+            models.save_model(
+                model,
+                f"models/{name.replace(':', '_').replace(',', '_').replace('=', '')}_benchmark.h5",
+                recipe=recipe,
+                test_accuracy=float(accuracy[-1]),
+            )
     print(f"\n{'recipe':<8}{'epochs':>7}{'s/epoch':>9}{'total min':>11}{'to 85%':>22}{'final acc':>11}{'best acc':>10}")
     for name, recipe, seconds, accuracy, first in rows:
-        to_target = (f"epoch {first + 1}, {seconds[first] / 60:.1f} min" if first is not None
-                     else f"not reached")
-        print(f"{name:<8}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
-              f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}")
+        to_target = f"epoch {first + 1}, {seconds[first] / 60:.1f} min" if first is not None else "not reached"
+        print(
+            f"{name:<8}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
+            f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ throughout. Variants:
   threads_2_1   `sequence` with 2 intra-op threads and 1 inter-op thread (default: 2 and 2)
   xla           `sequence` with XLA auto-clustering on the CPU (TF_XLA_FLAGS)
 """
+
 import argparse
 import json
 import os
@@ -30,7 +31,6 @@ def measure(variant: str, steps: int) -> dict:
     from lrp_helpers import setup_notebook
 
     setup_notebook()
-    import numpy as np
     import tensorflow as tf
 
     from lrp_helpers import data, models
@@ -46,12 +46,17 @@ def measure(variant: str, steps: int) -> dict:
     if variant == "arrays":
         inputs = {"x": cifar.x_train, "y": targets, "batch_size": batch_size}
     elif variant == "tf_data":
+
         def augment(image, label):
             return tf.image.random_flip_left_right(image), label
 
-        dataset = (tf.data.Dataset.from_tensor_slices((cifar.x_train, targets)).shuffle(len(targets))
-                   .map(augment, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-                   .prefetch(tf.data.AUTOTUNE))
+        dataset = (
+            tf.data.Dataset.from_tensor_slices((cifar.x_train, targets))
+            .shuffle(len(targets))
+            .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         inputs = {"x": dataset, "steps_per_epoch": steps}
     else:
         inputs = {"x": models._AugmentedBatches(cifar.x_train, targets, batch_size, pad=recipe.crop)}
@@ -73,15 +78,21 @@ def main():
         return
     import tensorflow as tf
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
-          f"{args.steps} timed batches per variant, scaled to {EPOCH_IMAGES:,} images")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
+        f"{args.steps} timed batches per variant, scaled to {EPOCH_IMAGES:,} images"
+    )
     print(f"{'variant':<13}{'batch':>6}{'s/epoch':>9}")
     for variant in args.variants:
         env = dict(os.environ)
         if variant == "xla":
             env["TF_XLA_FLAGS"] = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"
-        result = subprocess.run([sys.executable, __file__, "--child", variant, "--steps", str(args.steps)],
-                                env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, __file__, "--child", variant, "--steps", str(args.steps)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if result.returncode:
             print(f"{variant:<13} failed: {result.stderr.strip().splitlines()[-1]}")
             continue

@@ -16,6 +16,7 @@ Where things live:
     text        -- the SpamAssassin mail corpus, tokens, a text CNN, relevance per token
     compat      -- the supported TensorFlow/Keras stacks and what differs between them
 """
+
 import os
 
 # TensorFlow reads this once, at import: keep its C++ start-up chatter out of the notebooks.

@@ -30,6 +30,7 @@ What `Analyzer` takes care of, and why:
   To use z⁺, αβ and γ where their assumptions hold, explain `canonize.canonize(model)`, on which no
   BatchNorm is left (`lrp_helpers.canonize`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -144,37 +145,12 @@ def corrected_fused_batchnorm_mapping(mapping, fuse_mode: str = "one_linear"):
     return meta_mapping
 
 
-@contextlib.contextmanager
 def _batchnorm_surrogate(kind: str):
-    import innvestigate.backend.graph as igraph
-
     if kind == "stock":
-        yield
-        return
+        return contextlib.nullcontext()
     if kind != "corrected":
         raise ValueError(f"batchnorm must be 'corrected' or 'stock', got {kind!r}")
-    stock = igraph.apply_mapping_to_fused_bn_layer
-    igraph.apply_mapping_to_fused_bn_layer = corrected_fused_batchnorm_mapping
-    try:
-        yield
-    finally:
-        igraph.apply_mapping_to_fused_bn_layer = stock
-
-
-@contextlib.contextmanager
-def _symbolic_constants():
-    """Let Keras keep the weight tensors that iNNvestigate's rules compute (w+, w-, w**2, ...) as
-    graph tensors instead of evaluating each into a constant with its own session call while the
-    analyzer is built. That evaluation is most of the build time, and the tensors live in the
-    analyzer's own graph anyway. (Keras' only caveat for this switch: such layers cannot be saved
-    with get_config, which analyzers never are.)"""
-    base_layer_utils = compat.engine_module("base_layer_utils")
-    before = base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION
-    base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = True
-    try:
-        yield
-    finally:
-        base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = before
+    return compat.fused_batchnorm_mapping(corrected_fused_batchnorm_mapping)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,8 +181,7 @@ def check_images(images, input_shape, input_range=INPUT_RANGE) -> np.ndarray:
         raise TypeError(f"images must be a NumPy array, got {type(images).__name__}")
     if not np.issubdtype(images.dtype, np.floating):
         raise TypeError(
-            f"images must be floating point in [0, 1], got {images.dtype}; "
-            "convert with images.astype('float32') / 255"
+            f"images must be floating point in [0, 1], got {images.dtype}; convert with images.astype('float32') / 255"
         )
     if images.ndim == len(input_shape):
         raise ValueError(f"got one image of shape {images.shape}; pass a batch, e.g. images[None]")
@@ -215,8 +190,7 @@ def check_images(images, input_shape, input_range=INPUT_RANGE) -> np.ndarray:
     low, high = float(images.min()), float(images.max())
     if input_range is not None and (low < input_range[0] or high > input_range[1]):
         raise ValueError(
-            f"image values span [{low:.3g}, {high:.3g}], far outside the training range [0, 1]; "
-            "scale pixels with / 255"
+            f"image values span [{low:.3g}, {high:.3g}], far outside the training range [0, 1]; scale pixels with / 255"
         )
     return images.astype(np.float32, copy=False)
 
@@ -257,12 +231,18 @@ def _gamma_rule_class():
             weights = list(layer.weights)
             biases = [weights.pop()] if getattr(layer, "use_bias", False) else []
             favoured_bias = [b + gamma * b * ibackend.cast_to_floatx(b > 0) for b in biases]
-            self._plain = igraph.copy_layer_wo_activation(layer, weights=weights + favoured_bias,
-                                                          name_template="gamma_%s")
+            self._plain = igraph.copy_layer_wo_activation(
+                layer, weights=weights + favoured_bias, name_template="gamma_%s"
+            )
             self._positive, self._negative = (
-                igraph.copy_layer_wo_activation(layer, keep_bias=False, name_template=f"gamma_{sign}_%s",
-                                                weights=[w * ibackend.cast_to_floatx(keep(w)) for w in weights])
-                for sign, keep in (("positive", lambda w: w > 0), ("negative", lambda w: w < 0)))
+                igraph.copy_layer_wo_activation(
+                    layer,
+                    keep_bias=False,
+                    name_template=f"gamma_{sign}_%s",
+                    weights=[w * ibackend.cast_to_floatx(keep(w)) for w in weights],
+                )
+                for sign, keep in (("positive", lambda w: w > 0), ("negative", lambda w: w < 0))
+            )
 
         def apply(self, Xs, _Ys, Rs, _reverse_state):
             times_gamma = klayers.Lambda(lambda x: x * self._gamma)
@@ -276,8 +256,12 @@ def _gamma_rule_class():
             relevance = []
             for X, Xp, Xn, z0, zp, zn, t in zip(Xs, Xs_pos, Xs_neg, Z0, Zp, Zn, tmp):
                 plain = klayers.Multiply()([X, ibackend.gradients([X], [z0], [t])[0]])
-                favoured = klayers.Add()([klayers.Multiply()([Xp, ibackend.gradients([Xp], [zp], [t])[0]]),
-                                          klayers.Multiply()([Xn, ibackend.gradients([Xn], [zn], [t])[0]])])
+                favoured = klayers.Add()(
+                    [
+                        klayers.Multiply()([Xp, ibackend.gradients([Xp], [zp], [t])[0]]),
+                        klayers.Multiply()([Xn, ibackend.gradients([Xn], [zn], [t])[0]]),
+                    ]
+                )
                 relevance.append(klayers.Add()([plain, times_gamma(favoured)]))
             return relevance
 
@@ -312,8 +296,10 @@ def innvestigate_rules(rule: ref.Rule | ref.Composite) -> dict:
     unsupported = set(composite.by_type) - {ref.ChannelAffine}
     if unsupported:
         raise TypeError(f"rules by layer type other than BatchNorm are not supported: {unsupported}")
-    conditions = [(lambda layer, name=name: layer.name == name, innvestigate_rule(layer_rule))
-                  for name, layer_rule in composite.rules.items()]
+    conditions = [
+        (lambda layer, name=name: layer.name == name, innvestigate_rule(layer_rule))
+        for name, layer_rule in composite.rules.items()
+    ]
     conditions.append((lambda layer: True, innvestigate_rule(composite.default)))
     batchnorm = composite.by_type.get(ref.ChannelAffine, composite.default)
     return {"rule": conditions, "bn_layer_rule": innvestigate_rule(batchnorm)}
@@ -333,8 +319,16 @@ class Analyzer:
     params:     the method's parameters, e.g. epsilon=0.1
     """
 
-    def __init__(self, model, method: str = "lrp.epsilon", *, batchnorm: str = "corrected",
-                 keep_layers: bool = False, input_range=INPUT_RANGE, **params):
+    def __init__(
+        self,
+        model,
+        method: str = "lrp.epsilon",
+        *,
+        batchnorm: str = "corrected",
+        keep_layers: bool = False,
+        input_range=INPUT_RANGE,
+        **params,
+    ):
         import innvestigate
 
         self.rule = method if isinstance(method, (ref.Rule, ref.Composite)) else None
@@ -346,8 +340,9 @@ class Analyzer:
             raise ValueError(f"unknown method {method!r}; did you mean one of {close or methods()}?")
         compat.check_stack()
         check_model(model)
-        backward_pass = issubclass(innvestigate.analyzer.analyzers[method],
-                                   innvestigate.analyzer.reverse_base.ReverseAnalyzerBase)
+        backward_pass = issubclass(
+            innvestigate.analyzer.analyzers[method], innvestigate.analyzer.reverse_base.ReverseAnalyzerBase
+        )
         if keep_layers and not backward_pass:
             raise ValueError(f"relevance per layer needs a backward-pass method (LRP, gradient, ...), not {method!r}")
         self.method, self.params, self.batchnorm = method, dict(params), batchnorm
@@ -366,7 +361,9 @@ class Analyzer:
             rebuilt = type(model).from_config(config)
             rebuilt.set_weights(weights)
             self.model = innvestigate.model_wo_softmax(rebuilt)
-            with _batchnorm_surrogate(batchnorm), _symbolic_constants():
+            # Keeping the weight tensors the rules compute (w⁺, w², ...) symbolic makes builds 3-5x faster:
+            # evaluating each into a constant is most of the build time.
+            with _batchnorm_surrogate(batchnorm), compat.symbolic_layer_constants():
                 extra = {"reverse_keep_tensors": True} if keep_layers else {}
                 self._analyzer = innvestigate.create_analyzer(
                     method, self.model, neuron_selection_mode="index", **extra, **self.params
@@ -381,23 +378,19 @@ class Analyzer:
             yield
 
     def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The analysed (softmax-free) model's output; for a plain forward pass use `models.logits`."""
         images = check_images(images, self.input_shape, self.input_range)
         with self._inside():
             return self.model.predict(images, batch_size=batch_size, verbose=0)
 
     def targets(self, images: np.ndarray, target="predicted") -> np.ndarray:
-        """Resolve `target` to one class index per image ("predicted", "all" is not allowed here)."""
-        if isinstance(target, str):
-            if target != "predicted":
-                raise ValueError(f"target must be 'predicted', 'all', a class index or one per image; got {target!r}")
-            return self.logits(images).argmax(axis=1)
-        targets = np.asarray(target)
-        if not np.issubdtype(targets.dtype, np.integer):
-            raise TypeError(f"target class indices must be integers, got {targets.dtype}")
-        targets = np.broadcast_to(targets, (len(images),)).astype(np.int64)
-        if targets.min() < 0 or targets.max() >= self.num_classes:
-            raise ValueError(f"target class must be in 0..{self.num_classes - 1}, got {target}")
-        return targets
+        """One class index per image for `target` (the vocabulary of `methods.resolve_targets`; "all" is
+        for `analyze`). Only "predicted" needs the logits."""
+        from .methods import resolve_targets
+
+        wants_logits = isinstance(target, str) and target == "predicted"
+        logits = self.logits(images) if wants_logits else np.zeros((len(images), self.num_classes))
+        return resolve_targets(target, logits)
 
     def analyze(self, images: np.ndarray, target="predicted", batch_size: int = 64) -> np.ndarray:
         """Relevance maps, shaped like the images.
@@ -422,11 +415,8 @@ class Analyzer:
     def _run(self, images, targets) -> list[np.ndarray]:
         """All outputs of iNNvestigate's analyzer model: the analysis, then the kept tensors.
         (iNNvestigate's own `analyze` fails to sort the kept tensors, so we call the model.)"""
-        analyzer = self._analyzer
         with self._inside():
-            return analyzer._analyzer_model.predict_on_batch(
-                [images, analyzer._get_neuron_selection_array(targets, len(images))]
-            )
+            return compat.run_analyzer_model(self._analyzer, images, targets)
 
     def relevance_per_layer(self, images: np.ndarray, target="predicted") -> LayerRelevance:
         """Relevance at the output of every layer (one batch; build with keep_layers=True)."""
@@ -434,12 +424,7 @@ class Analyzer:
             raise RuntimeError("build the Analyzer with keep_layers=True to get relevance per layer")
         images = check_images(images, self.input_shape, self.input_range)
         targets = self.targets(images, target)
-        analyzer = self._analyzer
-        outputs = self._run(images, targets)
-        # The kept tensors come from the top down: the selected logit, the logits layer's output,
-        # ..., the input.
-        start, stop = analyzer._debug_tensors_indices["keep"]
-        kept = outputs[analyzer._n_data_output + start : analyzer._n_data_output + stop][::-1]
+        kept = compat.kept_tensors(self._analyzer, self._run(images, targets))[::-1]
         layers = self.model.layers
         if len(kept) != len(layers) + 1:
             raise RuntimeError(f"expected {len(layers) + 1} relevance tensors, iNNvestigate kept {len(kept)}")

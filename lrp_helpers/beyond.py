@@ -5,6 +5,7 @@ Time series: synthetic signals whose class is decided by a short motif planted a
 position, and a small 1-D CNN. Because we planted the motif, we know where the evidence is and can
 measure whether LRP finds it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,28 +38,38 @@ def load_breast_cancer_data(test_share: float = 0.3, seed: int = 0) -> Tabular:
         bunch.data, bunch.target, test_size=test_share, stratify=bunch.target, random_state=seed
     )
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
-    return Tabular(((x_train - mean) / std).astype(np.float32), y_train, ((x_test - mean) / std).astype(np.float32),
-                   y_test, list(bunch.feature_names), tuple(bunch.target_names))
+    return Tabular(
+        ((x_train - mean) / std).astype(np.float32),
+        y_train,
+        ((x_test - mean) / std).astype(np.float32),
+        y_test,
+        list(bunch.feature_names),
+        tuple(bunch.target_names),
+    )
 
 
 def tabular_mlp(features: int, classes: int = 2) -> tf.keras.Sequential:
     """Dense 32 -> ReLU -> Dense 16 -> ReLU -> Dense (logits) -> softmax."""
     layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(features,), name="features"),
-        layers.Dense(32, activation="relu", name="hidden1"),
-        layers.Dense(16, activation="relu", name="hidden2"),
-        layers.Dense(classes, name="logits"),
-        layers.Activation("softmax", name="softmax"),
-    ], name="tabular_mlp")
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(features,), name="features"),
+            layers.Dense(32, activation="relu", name="hidden1"),
+            layers.Dense(16, activation="relu", name="hidden2"),
+            layers.Dense(classes, name="logits"),
+            layers.Activation("softmax", name="softmax"),
+        ],
+        name="tabular_mlp",
+    )
 
 
 def fit_classifier(model, x, y, epochs: int, batch_size: int = 32, learning_rate: float = 1e-3) -> float:
     """Train with Adam and cross-entropy; returns the final training accuracy."""
     from .models import optimizer
 
-    model.compile(optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return float(history.history["accuracy"][-1])
 
@@ -124,17 +135,20 @@ def make_motif_series(n: int, length: int = 128, noise: float = 0.5, seed: int =
 def motif_cnn(length: int = 128, classes: int = 2) -> tf.keras.Sequential:
     """Conv1D 16 -> ReLU -> max-pool -> Conv1D 32 -> ReLU -> max-pool -> Dense 32 -> ReLU -> logits."""
     layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(length, 1), name="series"),
-        layers.Conv1D(16, 7, padding="same", activation="relu", name="conv1"),
-        layers.MaxPooling1D(2, name="pool1"),
-        layers.Conv1D(32, 5, padding="same", activation="relu", name="conv2"),
-        layers.MaxPooling1D(2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(32, activation="relu", name="dense"),
-        layers.Dense(classes, name="logits"),
-        layers.Activation("softmax", name="softmax"),
-    ], name="motif_cnn")
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(length, 1), name="series"),
+            layers.Conv1D(16, 7, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling1D(2, name="pool1"),
+            layers.Conv1D(32, 5, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling1D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(32, activation="relu", name="dense"),
+            layers.Dense(classes, name="logits"),
+            layers.Activation("softmax", name="softmax"),
+        ],
+        name="motif_cnn",
+    )
 
 
 def relevance_in_window(relevance: np.ndarray, start: np.ndarray, length: int = MOTIF_LENGTH) -> np.ndarray:

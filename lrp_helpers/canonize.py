@@ -22,6 +22,7 @@ exactly:
 The arithmetic is done once, in float64 on the NumPy reference network; the Keras model is built
 from its result, and tests check both forward passes against the original model.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,8 +80,10 @@ class MergeBatchNorm:
         for layer, a in zip(network.layers, inputs):
             if isinstance(layer, ref.ChannelAffine):
                 if pending is not None:
-                    raise CanonizationError(f"BatchNorm {layer.name!r} follows BatchNorm {pending.name!r}: "
-                                            "merge them first; only one BatchNorm per linear layer is supported")
+                    raise CanonizationError(
+                        f"BatchNorm {layer.name!r} follows BatchNorm {pending.name!r}: "
+                        "merge them first; only one BatchNorm per linear layer is supported"
+                    )
                 pending, passed = layer, []
             elif pending is None:
                 layers.append(layer)
@@ -93,19 +96,24 @@ class MergeBatchNorm:
                 layers.append(self._merge(pending, layer, a, flattened=any(isinstance(p, ref.Flatten) for p in passed)))
                 pending = None
             else:
-                raise CanonizationError(f"BatchNorm {pending.name!r} is followed by {layer.name!r} "
-                                        f"({type(layer).__name__}) before any linear layer: it cannot be merged "
-                                        "exactly (only Dropout, MaxPool and Flatten may stand in between)")
+                raise CanonizationError(
+                    f"BatchNorm {pending.name!r} is followed by {layer.name!r} "
+                    f"({type(layer).__name__}) before any linear layer: it cannot be merged "
+                    "exactly (only Dropout, MaxPool and Flatten may stand in between)"
+                )
         if pending is not None:
-            raise CanonizationError(f"BatchNorm {pending.name!r} is not followed by a Conv2D or Dense layer to merge into")
+            raise CanonizationError(
+                f"BatchNorm {pending.name!r} is not followed by a Conv2D or Dense layer to merge into"
+            )
         return ref.Network(layers)
 
     def keras(self, model) -> tf.keras.Sequential:
         """The canonized Keras model: the same layers (names, activations, softmax) without the
         BatchNorm layers, with the merged kernels and biases."""
         input_shape = tuple(model.input_shape[1:])
-        merged = {layer.name: layer for layer in self.apply(ref.from_keras(model), input_shape).layers
-                  if layer.has_weights}
+        merged = {
+            layer.name: layer for layer in self.apply(ref.from_keras(model), input_shape).layers if layer.has_weights
+        }
         canonized = tf.keras.Sequential(name=f"{model.name}_canonized")
         canonized.add(tf.keras.Input(shape=input_shape, name=model.input_names[0]))
         for layer in model.layers:
@@ -131,7 +139,8 @@ class MergeBatchNorm:
             raise CanonizationError(
                 f"BatchNorm {batchnorm.name!r}, channel {channel}: scale gamma/sqrt(var + eps) = "
                 f"{batchnorm.weight[channel]:.4g} <= 0, so it cannot be moved past max-pooling {pool.name!r} "
-                f"exactly (max(s*x) = s*min(x) for s < 0); {bad.size} channel(s) affected")
+                f"exactly (max(s*x) = s*min(x) for s < 0); {bad.size} channel(s) affected"
+            )
 
     @staticmethod
     def _merge(batchnorm: ref.ChannelAffine, layer, a: np.ndarray, flattened: bool):

@@ -10,6 +10,7 @@ an explanation's positive relevance that falls inside a known region.
 SpRAy, spectral relevance analysis (Lapuschkin et al. 2019): cluster many heatmaps of one class to
 find groups of images the network decides about in the same way — without knowing the shortcut.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -112,8 +113,9 @@ class Spray:
     labels: np.ndarray
 
 
-def spray(relevance_maps: np.ndarray, size: int = 8, neighbours: int = 10, max_clusters: int = 6,
-          seed: int = 0) -> Spray:
+def spray(
+    relevance_maps: np.ndarray, size: int = 8, neighbours: int = 10, max_clusters: int = 6, seed: int = 0
+) -> Spray:
     """Cluster heatmaps: features, k-NN graph, eigengap to choose the number of clusters, spectral
     clustering."""
     adjacency = affinity(spray_features(relevance_maps, size), neighbours)

@@ -13,8 +13,10 @@ with ``pip install --no-deps --ignore-requires-python innvestigate==2.1.2``.
 `check_stack()` turns every unsupported combination into one error that says what to install or
 set; `engine_module()` finds the Keras engine internals `analysis` uses under either package.
 """
+
 from __future__ import annotations
 
+import contextlib
 import importlib
 from importlib import metadata
 
@@ -92,6 +94,7 @@ def check_stack(graph_mode: bool = True) -> None:
             "iNNvestigate needs graph mode, but eager execution is on: call lrp_helpers.setup_notebook() "
             "(or tf.compat.v1.disable_eager_execution()) before any model is built or loaded."
         )
+    check_internals()
 
 
 def engine_module(name: str):
@@ -103,3 +106,94 @@ def engine_module(name: str):
         raise UnsupportedStackError(
             f"cannot import {module_name} ({error}); this Keras version is not supported (see the README)"
         ) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# The iNNvestigate and Keras internals lrp_helpers relies on, all in one place. They are private,
+# so each is named here, checked against the installed version (`check_internals`), and reached
+# only through the functions below.
+# ---------------------------------------------------------------------------------------------
+
+# (module, attribute) pairs that must exist; instance attributes are checked where they are read.
+INTERNALS = (
+    ("innvestigate.backend.graph", "apply_mapping_to_fused_bn_layer"),  # replaced: the corrected BatchNorm
+    ("innvestigate.backend.graph", "ReverseMappingBase"),  # base of our LRP-γ rule
+    ("innvestigate.backend.graph", "copy_layer_wo_activation"),
+    ("innvestigate.analyzer.network_base", "AnalyzerNetworkBase._get_neuron_selection_array"),
+)
+
+
+def _resolve(module_name: str, path: str):
+    value = importlib.import_module(module_name)
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def check_internals() -> None:
+    """Raise `UnsupportedStackError` naming every private iNNvestigate/Keras attribute that is missing."""
+    missing = []
+    for module_name, path in INTERNALS:
+        try:
+            _resolve(module_name, path)
+        except (ImportError, AttributeError):
+            missing.append(f"{module_name}.{path}")
+    if not hasattr(engine_module("base_layer_utils"), "_UNSAFE_GRAPH_OP_LAYER_CREATION"):
+        missing.append(f"{keras_package()}.src.engine.base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION")
+    if missing:
+        raise UnsupportedStackError(
+            f"this iNNvestigate/Keras lacks internals lrp_helpers corrects or uses ({', '.join(missing)}); "
+            f"install the tested versions: pip install --no-deps --ignore-requires-python "
+            f"innvestigate=={INNVESTIGATE_VERSION} (see the README)"
+        )
+
+
+def _instance_attribute(analyzer, name: str):
+    try:
+        return getattr(analyzer, name)
+    except AttributeError:
+        raise UnsupportedStackError(
+            f"iNNvestigate analyzers have no {name!r} in this version; lrp_helpers needs "
+            f"innvestigate=={INNVESTIGATE_VERSION}"
+        ) from None
+
+
+def run_analyzer_model(analyzer, images, targets):
+    """Every output of an iNNvestigate analyzer's Keras model for one batch and one class per image:
+    the analysis first, then any tensors kept with ``reverse_keep_tensors=True``."""
+    selection = analyzer._get_neuron_selection_array(targets, len(images))
+    return _instance_attribute(analyzer, "_analyzer_model").predict_on_batch([images, selection])
+
+
+def kept_tensors(analyzer, outputs) -> list:
+    """The relevance tensors an analyzer kept (``reverse_keep_tensors=True``), from the top down:
+    the selected logit, the logits layer's output, ..., the input."""
+    start, stop = _instance_attribute(analyzer, "_debug_tensors_indices")["keep"]
+    offset = _instance_attribute(analyzer, "_n_data_output")
+    return list(outputs[offset + start : offset + stop])
+
+
+@contextlib.contextmanager
+def fused_batchnorm_mapping(mapping):
+    """Use `mapping` instead of iNNvestigate's ``apply_mapping_to_fused_bn_layer`` while analyzers are built."""
+    import innvestigate.backend.graph as igraph
+
+    stock = igraph.apply_mapping_to_fused_bn_layer
+    igraph.apply_mapping_to_fused_bn_layer = mapping
+    try:
+        yield
+    finally:
+        igraph.apply_mapping_to_fused_bn_layer = stock
+
+
+@contextlib.contextmanager
+def symbolic_layer_constants():
+    """Let Keras keep tensors computed from weights (w⁺, w², ...) as graph tensors in layers instead of
+    evaluating each into a constant with its own session call (Keras' ``_UNSAFE_GRAPH_OP_LAYER_CREATION``)."""
+    base_layer_utils = engine_module("base_layer_utils")
+    before = base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION
+    base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = True
+    try:
+        yield
+    finally:
+        base_layer_utils._UNSAFE_GRAPH_OP_LAYER_CREATION = before

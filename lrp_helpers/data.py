@@ -1,4 +1,5 @@
 """CIFAR-10 from the official python batches, verified, with optional stratified subsets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -132,9 +133,7 @@ def locate_cifar10(data_dir: str | Path | None = None, download: bool = True) ->
 
 def _require_complete(folder: Path, named_by: str) -> Path:
     if not folder.is_dir():
-        raise CIFAR10DataError(
-            f"CIFAR-10 folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}"
-        )
+        raise CIFAR10DataError(f"CIFAR-10 folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}")
     missing = [name for name in TRAIN_FILES + TEST_FILES if not (folder / name).is_file()]
     if missing:
         raise CIFAR10DataError(
@@ -148,9 +147,7 @@ def _download(cache: Path) -> Path:
     import tensorflow as tf
 
     try:
-        archive_dir = tf.keras.utils.get_file(
-            FOLDER_NAME, origin=ARCHIVE_URL, untar=True, file_hash=ARCHIVE_SHA256
-        )
+        archive_dir = tf.keras.utils.get_file(FOLDER_NAME, origin=ARCHIVE_URL, untar=True, file_hash=ARCHIVE_SHA256)
     except Exception as error:  # network errors come in many types
         raise CIFAR10DataError(
             f"CIFAR-10 not found locally and the download failed ({error}). {_how_to_fix(cache)}"
@@ -172,8 +169,7 @@ def _verify_checksums(folder: Path) -> None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != expected:
             raise CIFAR10DataError(
-                f"{path} is corrupt: its SHA-256 is {digest}, {sums_file} expects {expected}. "
-                + _how_to_fix(folder)
+                f"{path} is corrupt: its SHA-256 is {digest}, {sums_file} expects {expected}. " + _how_to_fix(folder)
             )
 
 
@@ -219,7 +215,4 @@ def _check_class_counts(folder: Path, split: str, labels: np.ndarray, per_class:
 def checksums(folder: str | Path) -> dict[str, str]:
     """SHA-256 of each batch file, to record which data a model was trained on."""
     folder = Path(folder)
-    return {
-        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-        for name in TRAIN_FILES + TEST_FILES
-    }
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in TRAIN_FILES + TEST_FILES}

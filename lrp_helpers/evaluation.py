@@ -17,6 +17,7 @@ for saliency maps", NeurIPS 2018. Re-initialise the layers' weights one by one f
 (Spearman rank correlation, SSIM). An explanation that barely changes when the model's learned
 weights are destroyed cannot be explaining what the model learned.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,15 @@ def region_order(relevance_maps: np.ndarray, region: int = 4, most_relevant_firs
     return np.argsort(-scores if most_relevant_first else scores, axis=1, kind="stable")
 
 
-def perturbation_curves(logit_fn, images: np.ndarray, targets: np.ndarray, order: np.ndarray,
-                        replacement: np.ndarray, region: int = 4, steps: int | None = None) -> np.ndarray:
+def perturbation_curves(
+    logit_fn,
+    images: np.ndarray,
+    targets: np.ndarray,
+    order: np.ndarray,
+    replacement: np.ndarray,
+    region: int = 4,
+    steps: int | None = None,
+) -> np.ndarray:
     """The explained logit after replacing 0, 1, ..., steps regions in the given order.
 
     logit_fn:    images -> logits, shape (N, classes)
@@ -56,9 +64,9 @@ def perturbation_curves(logit_fn, images: np.ndarray, targets: np.ndarray, order
     for k in range(steps):
         top, left = (order[:, k] // per_row) * region, (order[:, k] % per_row) * region
         for i in range(n):
-            current[i, top[i] : top[i] + region, left[i] : left[i] + region] = (
-                replacement[i, top[i] : top[i] + region, left[i] : left[i] + region]
-            )
+            current[i, top[i] : top[i] + region, left[i] : left[i] + region] = replacement[
+                i, top[i] : top[i] + region, left[i] : left[i] + region
+            ]
         curves.append(logit_fn(current)[rows, targets])
     return np.stack(curves, axis=1)
 
@@ -135,34 +143,3 @@ class RandomisationResult:
     layers: list[str]
     spearman: np.ndarray
     ssim: np.ndarray
-
-
-# ---------------------------------------------------------------------------------------------
-# One way to get a channel-summed relevance map from any method this collection compares.
-# ---------------------------------------------------------------------------------------------
-
-
-def relevance_maps(model, images: np.ndarray, targets: np.ndarray, method, seed: int = 0,
-                   **params) -> np.ndarray:
-    """(N, H, W) relevance maps for `targets`, summed over colour channels.
-
-    method: an iNNvestigate name for `analysis.Analyzer` ("lrp.epsilon", "input_t_gradient", ...),
-            a rule or composite of the reference (`ref.ZPlus()`, ...; iNNvestigate computes it),
-            "gradient" (its absolute value: sensitivity, as in Samek et al. 2017),
-            "composite" (the reference's depth composite), or "random" (uniform noise, a baseline).
-    Pass a canonized model (`lrp_helpers.canonize`) to apply the rules where their assumptions hold.
-    """
-    from . import analysis
-    from . import reference as ref
-
-    if isinstance(method, str) and method == "random":
-        return np.random.default_rng(seed).random(images.shape[:3])
-    if isinstance(method, str) and method == "composite":
-        network = ref.from_keras(model)
-        return network.explain(images, ref.depth_composite(network), targets).input.sum(axis=-1)
-    analyzer = analysis.Analyzer(model, method, **params)
-    try:
-        maps = analyzer.analyze(images, targets)
-    finally:
-        analyzer.close()
-    return np.abs(maps).sum(axis=-1) if isinstance(method, str) and method == "gradient" else maps.sum(axis=-1)

@@ -17,6 +17,7 @@ sends widget messages over kernel subshells (its setting "commsOverSubshells"), 
 TensorFlow's default graph and Keras' session are empty ("The Session graph is empty"). So the
 explorer keeps the model's graph and session and does all its TensorFlow work inside them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,35 +28,14 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import analysis, canonize, plotting
+from . import analysis, canonize, methods, plotting
 from . import reference as ref
 
-
-@dataclass(frozen=True)
-class Method:
-    """A method the explorer offers. `source` says who computes it: "innvestigate" (an iNNvestigate
-    method name, or a reference rule computed by iNNvestigate) or "reference" (the NumPy reference:
-    γ and the composite, whose γ iNNvestigate matches only on the canonized network)."""
-
-    source: str
-    name: str = ""
-    parameter: str | None = None
-    values: tuple = ()
-    default: float | None = None
-
-
-METHODS = {
-    "LRP-ε": Method("innvestigate", "epsilon", "epsilon", (0.01, 0.1, 0.25, 1.0, 10.0), 0.1),
-    "LRP-αβ": Method("innvestigate", "alpha_beta", "alpha", (1.0, 2.0, 3.0), 2.0),
-    "LRP z⁺": Method("innvestigate", "z_plus"),
-    "LRP-γ (reference)": Method("reference", "gamma", "gamma", (0.1, 0.25, 0.5, 1.0), 0.25),
-    "LRP composite (reference)": Method("reference", "composite"),
-    "gradient": Method("innvestigate", "gradient"),
-    "input × gradient": Method("innvestigate", "input_t_gradient"),
-}
+# The methods offered, from the registry (`lrp_helpers.methods`). γ and the composite are computed by
+# the NumPy reference (their registry engine): iNNvestigate matches them only on the canonized network.
+METHODS = ("lrp.epsilon", "lrp.alpha_beta", "lrp.z_plus", "lrp.gamma", "lrp.composite", "gradient", "input_t_gradient")
 NETWORKS = ("canonized", "as trained")
 TARGETS = ("predicted", "true")
-SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
 
 
 @dataclass
@@ -113,66 +93,58 @@ class Explorer:
 
     # -- explaining ---------------------------------------------------------------------------
     def target_class(self, index: int, target) -> int:
-        """"predicted", "true", a class name, or a class index -> a class index."""
-        if target == "predicted":
-            return int(self.probabilities[index].argmax())
-        if target == "true":
-            return int(self.data.y_test[index])
-        if isinstance(target, str):
-            if target not in self.data.class_names:
-                raise ValueError(f"unknown class {target!r}; choose from {self.data.class_names}")
-            return self.data.class_names.index(target)
-        if not 0 <= int(target) < self.data.num_classes:
-            raise ValueError(f"class index must be in 0..{self.data.num_classes - 1}, got {target}")
-        return int(target)
+        """ "predicted", "true", a class name, or a class index -> a class index (`methods.resolve_targets`)."""
+        return int(
+            methods.resolve_targets(
+                target,
+                self.probabilities[index : index + 1],
+                self.data.y_test[index : index + 1],
+                self.data.class_names,
+            )[0]
+        )
 
-    def _innvestigate(self, method: Method, value, network: str):
+    def _analyzer(self, method: methods.Method, value, network: str):
         key = (network, method.name, value)
         if key not in self._analyzers:
-            how = self._rule(method, value, network) if method.name in RULES else method.name
-            self._analyzers[key] = analysis.Analyzer(self.models[network], how)
+            self._analyzers[key] = analysis.Analyzer(self.models[network], method.how(value, self.networks[network]))
             self.builds += 1
         return self._analyzers[key]
 
-    def _rule(self, method: Method, value, network: str):
-        return RULES[method.name](value, self.networks[network])
-
-    def explain(self, index: int, method: str = "LRP-ε", value=None, target="predicted",
-                network: str = "canonized") -> Result:
+    def explain(
+        self, index: int, method: str = "lrp.epsilon", value=None, target="predicted", network: str = "canonized"
+    ) -> Result:
+        """Explain test image `index` with a method of `METHODS` (a registry name) and its parameter value."""
         if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {list(METHODS)}")
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
-        spec = METHODS[method]
-        value = spec.default if value is None else value
-        if spec.parameter is not None and value not in spec.values:
-            raise ValueError(f"{spec.parameter} for {method} must be one of {spec.values}, got {value}")
+        spec = methods.get(method)
+        value = spec.value(value)
         image = self.data.x_test[index : index + 1]
         target_class = self.target_class(index, target)
         start = time.perf_counter()
-        if spec.source == "innvestigate":
+        if spec.engine == "innvestigate":
             with self.model_graph():
-                relevance = self._innvestigate(spec, value, network).analyze(image, target_class)[0]
+                relevance = self._analyzer(spec, value, network).analyze(image, target_class)[0]
         else:
-            relevance = self.networks[network].explain(image, self._rule(spec, value, network), target_class).input[0]
+            network_ = self.networks[network]
+            relevance = network_.explain(image, spec.how(value, network_), target_class).input[0]
         seconds = time.perf_counter() - start
         probabilities = self.probabilities[index]
         top = np.argsort(probabilities)[::-1][:5]
-        return Result(index, image[0], relevance, method, value, network, target_class, int(self.data.y_test[index]),
-                      [(int(c), float(probabilities[c])) for c in top], self.data.class_names, seconds)
-
-
-# The LRP rules the explorer offers, as reference rules: (parameter value, reference network) -> rule.
-# On the network as trained, BatchNorm layers get the same rule (iNNvestigate's convention), except
-# under γ, where they get ε = 0.25 (γ would divide by almost nothing where BatchNorm maps a ReLU
-# zero close to zero).
-RULES = {
-    "epsilon": lambda value, network: ref.Epsilon(value),
-    "alpha_beta": lambda value, network: ref.AlphaBeta(value, value - 1),
-    "z_plus": lambda value, network: ref.ZPlus(),
-    "gamma": lambda value, network: ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)}),
-    "composite": lambda value, network: ref.depth_composite(network),
-}
+        return Result(
+            index,
+            image[0],
+            relevance,
+            method,
+            value,
+            network,
+            target_class,
+            int(self.data.y_test[index]),
+            [(int(c), float(probabilities[c])) for c in top],
+            self.data.class_names,
+            seconds,
+        )
 
 
 def render(result: Result, fig=None):
@@ -184,8 +156,9 @@ def render(result: Result, fig=None):
     image_ax.imshow(result.image)
     image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=9)
     image_ax.axis("off")
-    shown = plotting.show_heatmap(map_ax, plotting.relevance_map(result.relevance),
-                                  f"{method_label(result)}\nexplaining: {names[result.target]}")
+    shown = plotting.show_heatmap(
+        map_ax, plotting.relevance_map(result.relevance), f"{method_label(result)}\nexplaining: {names[result.target]}"
+    )
     fig.colorbar(shown, ax=map_ax, fraction=0.046)
     classes = [names[c] for c, _ in result.top5][::-1]
     probabilities = [p for _, p in result.top5][::-1]
@@ -199,17 +172,18 @@ def render(result: Result, fig=None):
 
 
 def method_label(result: Result) -> str:
-    """The method and its parameter, e.g. "LRP-ε, ε = 0.1"."""
-    parameter = METHODS[result.method].parameter
-    label = result.method + (f", {SYMBOLS[parameter]} = {result.value:g}" if parameter else "")
-    return label + (" (as trained)" if result.network == "as trained" else "")
+    """The method and its parameter, e.g. "LRP-ε (ε = 0.1)"; the network if it is not the canonized one."""
+    label = methods.get(result.method).label(result.value)
+    return label + (", as trained" if result.network == "as trained" else "")
 
 
 def describe(result: Result) -> str:
     """One line naming what is shown and how long the analysis took (the app's status line)."""
     names = result.class_names
-    return (f"test image {result.index} ({names[result.true_label]}), {method_label(result)}, "
-            f"explaining {names[result.target]}: analysis took {result.seconds:.2f} s")
+    return (
+        f"test image {result.index} ({names[result.true_label]}), {method_label(result)}, "
+        f"explaining {names[result.target]}: analysis took {result.seconds:.2f} s"
+    )
 
 
 def app(explorer: Explorer, seed: int = 0):
@@ -221,19 +195,32 @@ def app(explorer: Explorer, seed: int = 0):
     rng = np.random.default_rng(seed)
     class_choice = widgets.Dropdown(options=names, value=names[0], description="class")
     # Sliders report only where they are released: each value can mean an analyzer build.
-    position = widgets.IntSlider(0, 0, explorer.images_in_class(names[0]) - 1, description="image #",
-                                 continuous_update=False)
+    position = widgets.IntSlider(
+        0, 0, explorer.images_in_class(names[0]) - 1, description="image #", continuous_update=False
+    )
     random_button = widgets.Button(description="random image")
-    method = widgets.Dropdown(options=list(METHODS), value="LRP-ε", description="method")
-    value = widgets.SelectionSlider(options=METHODS["LRP-ε"].values, value=0.1, description="ε",
-                                    continuous_update=False)
+    method = widgets.Dropdown(
+        options=[(methods.get(name).title, name) for name in METHODS], value="lrp.epsilon", description="method"
+    )
+    epsilon = methods.get("lrp.epsilon")
+    value = widgets.SelectionSlider(
+        options=epsilon.values, value=epsilon.default, description="ε", continuous_update=False
+    )
     target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
     network = widgets.Dropdown(options=list(NETWORKS), value="canonized", description="network")
     status = widgets.Label()
     output = widgets.Output()
-    for name, widget in (("class", class_choice), ("image", position), ("random", random_button),
-                         ("method", method), ("parameter", value), ("target", target), ("network", network),
-                         ("status", status), ("heatmap", output)):
+    for name, widget in (
+        ("class", class_choice),
+        ("image", position),
+        ("random", random_button),
+        ("method", method),
+        ("parameter", value),
+        ("target", target),
+        ("network", network),
+        ("status", status),
+        ("heatmap", output),
+    ):
         widget.add_class(f"lrp-explorer-{name}")  # stable names for styling and the browser test
     state = {"index": explorer.image_index(names[0], 0), "error": None}
 
@@ -242,9 +229,10 @@ def app(explorer: Explorer, seed: int = 0):
         the output area shows the traceback (a widget callback's error would otherwise reach only
         JupyterLab's log console)."""
         try:
-            spec = METHODS[method.value]
-            result = explorer.explain(state["index"], method.value,
-                                      value.value if spec.parameter else None, target.value, network.value)
+            spec = methods.get(method.value)
+            result = explorer.explain(
+                state["index"], method.value, value.value if spec.parameter else None, target.value, network.value
+            )
             state["result"], state["error"] = result, None
             status.value = describe(result) + f" ({explorer.builds} analyzers built so far)"
             with output:
@@ -274,12 +262,12 @@ def app(explorer: Explorer, seed: int = 0):
         update()
 
     def on_method(change):
-        spec = METHODS[method.value]
+        spec = methods.get(method.value)
         value.disabled = spec.parameter is None
         if spec.parameter is not None:
             value.unobserve(update, "value")
             value.options, value.value = spec.values, spec.default
-            value.description = SYMBOLS[spec.parameter] + (" (β = α−1)" if spec.parameter == "alpha" else "")
+            value.description = methods.SYMBOLS[spec.parameter] + (" (β = α−1)" if spec.parameter == "alpha" else "")
             value.observe(update, "value")
         update()
 
@@ -291,8 +279,9 @@ def app(explorer: Explorer, seed: int = 0):
     target.observe(update, "value")
     network.observe(update, "value")
     update()
-    controls = widgets.VBox([widgets.HBox([class_choice, position, random_button]),
-                             widgets.HBox([method, value, target, network]), status])
+    controls = widgets.VBox(
+        [widgets.HBox([class_choice, position, random_button]), widgets.HBox([method, value, target, network]), status]
+    )
     box = widgets.VBox([controls, output])
     box.state = state  # which image is shown, the last result, and the last error (None if it worked)
     return box

@@ -1,9 +1,11 @@
 """The seed's miniVGG network, its training recipe, and saving/loading trained models."""
+
 from __future__ import annotations
 
 import json
 import os
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,8 +75,17 @@ RECIPE_VARIABLE = "LRP_RECIPE"
 SEED_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py: 85.6% after 12 epochs in its trial, 85.05% and
 # 84.6% in two later runs (see docs/measurements.md).
-FAST_RECIPE = Recipe(name="fast", learning_rate=5e-3, batch_size=64, epochs=12, augment=True, crop=0,
-                     schedule="one_cycle", label_smoothing=0.1, weight_decay=0.05)
+FAST_RECIPE = Recipe(
+    name="fast",
+    learning_rate=5e-3,
+    batch_size=64,
+    epochs=12,
+    augment=True,
+    crop=0,
+    schedule="one_cycle",
+    label_smoothing=0.1,
+    weight_decay=0.05,
+)
 
 
 RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}
@@ -84,8 +95,10 @@ def recipe_choice() -> str:
     """The recipe named by $LRP_RECIPE ("seed" when unset); a clear error for any other name."""
     name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "seed"
     if name not in RECIPES:
-        raise ValueError(f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPES)} "
-                         f"(or unset it for the seed recipe)")
+        raise ValueError(
+            f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPES)} "
+            f"(or unset it for the seed recipe)"
+        )
     return name
 
 
@@ -103,7 +116,9 @@ def learning_rates(recipe: Recipe, training_images: int, epochs: int | None = No
     epochs = recipe.epochs if epochs is None else epochs
     total_steps = int(np.ceil(training_images / recipe.batch_size)) * epochs
     if recipe.schedule == "one_cycle":
-        return np.array([one_cycle(step, total_steps, recipe.learning_rate, recipe.warmup) for step in range(total_steps)])
+        return np.array(
+            [one_cycle(step, total_steps, recipe.learning_rate, recipe.warmup) for step in range(total_steps)]
+        )
     return np.full(total_steps, recipe.learning_rate)
 
 
@@ -231,6 +246,24 @@ def train(
     )
     history.seconds = time.perf_counter() - start
     return history
+
+
+_SOFTMAX_FREE = weakref.WeakKeyDictionary()  # model -> the same layers without the final softmax
+
+
+def logits(model: tf.keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's logits, its output before the final softmax (what LRP explains), shape (N, classes).
+    The softmax-free model shares the model's layers and weights, so it follows any training."""
+    if model not in _SOFTMAX_FREE:
+        from innvestigate import model_wo_softmax
+
+        _SOFTMAX_FREE[model] = model_wo_softmax(model) if _ends_in_softmax(model) else model
+    return _SOFTMAX_FREE[model].predict(images, batch_size=batch_size, verbose=0)
+
+
+def _ends_in_softmax(model) -> bool:
+    activation = model.layers[-1].get_config().get("activation")
+    return activation == "softmax"
 
 
 def accuracy(model: tf.keras.Model, images: np.ndarray, labels: np.ndarray, batch_size=500) -> float:

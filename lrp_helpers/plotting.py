@@ -1,4 +1,5 @@
 """Figures the notebooks share: image grids, training curves, confusion matrices, heatmaps."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,9 +8,7 @@ import numpy as np
 
 def show_class_grid(images, labels, class_names, per_class: int = 8):
     """One row per class with its first `per_class` images."""
-    fig, axes = plt.subplots(
-        len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95)
-    )
+    fig, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95))
     for row, name in enumerate(class_names):
         members = np.flatnonzero(labels == row)[:per_class]
         for col in range(per_class):
@@ -35,7 +34,9 @@ def plot_history(history: dict, title: str = ""):
     acc_ax.annotate(
         f"best test {history['val_accuracy'][best]:.1%}\n(epoch {best + 1})",
         (epochs[best], history["val_accuracy"][best]),
-        xytext=(0, -40), textcoords="offset points", ha="center",
+        xytext=(0, -40),
+        textcoords="offset points",
+        ha="center",
         arrowprops={"arrowstyle": "->"},
     )
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
@@ -63,9 +64,15 @@ def plot_confusion_matrix(counts: np.ndarray, class_names):
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(class_names)):
         for j in range(len(class_names)):
-            ax.text(j, i, f"{shares[i, j]:.2f}".lstrip("0") if shares[i, j] < 1 else "1",
-                    ha="center", va="center", fontsize=7,
-                    color="white" if shares[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{shares[i, j]:.2f}".lstrip("0") if shares[i, j] < 1 else "1",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shares[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set(xlabel="predicted class", ylabel="true class", title="Confusion matrix (share of each true class)")
@@ -107,8 +114,7 @@ def show_heatmap(ax, relevance_2d: np.ndarray, title: str = ""):
     return image
 
 
-def plot_explanations(images, relevances: dict, row_titles=None, column_width: float = 1.5,
-                      transpose: bool = False):
+def plot_explanations(images, relevances: dict, row_titles=None, column_width: float = 1.5, transpose: bool = False):
     """A grid of each image next to its heatmaps, one per entry of `relevances`
     (method name -> relevance array of shape (N, H, W, C)).
 
@@ -119,8 +125,7 @@ def plot_explanations(images, relevances: dict, row_titles=None, column_width: f
 
     n, names = len(images), list(relevances)
     rows, cols = (len(names) + 1, n) if transpose else (n, len(names) + 1)
-    fig, axes = plt.subplots(rows, cols, figsize=(column_width * cols, column_width * rows * 1.08),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(column_width * cols, column_width * rows * 1.08), squeeze=False)
     grid = axes.T if transpose else axes  # grid[image, 0] is the image, grid[image, k] method k
     for i in range(n):
         grid[i, 0].imshow(images[i])

@@ -14,6 +14,7 @@ Rules are small objects that say how to do these steps (`Epsilon`, `Gamma`, `Alp
 a `Composite` picks a rule per layer. Layers without weights need no rule: ReLU and Dropout pass
 relevance on unchanged, max-pooling hands it to the winning input, Flatten reshapes it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -381,9 +382,7 @@ class AlphaBeta(Rule):
         a_pos, a_neg = _positive(a), _negative(a)
         z = layer.apply(a_pos, weight_for_positive_a) + layer.apply(a_neg, weight_for_negative_a)
         s = _safe_divide(R, z)
-        return a_pos * layer.backward(s, weight_for_positive_a) + a_neg * layer.backward(
-            s, weight_for_negative_a
-        )
+        return a_pos * layer.backward(s, weight_for_positive_a) + a_neg * layer.backward(s, weight_for_negative_a)
 
     def relevance(self, layer, a, R):
         w_pos, w_neg = _positive(layer.weight), _negative(layer.weight)
@@ -453,8 +452,13 @@ class Composite:
     """Pick a rule per linear layer: by the layer's name (`rules`), else by its type (`by_type`,
     e.g. {ChannelAffine: Epsilon(0.25)} for every BatchNorm), else `default`."""
 
-    def __init__(self, default: Rule, rules: dict[str, Rule] | None = None,
-                 by_type: dict[type, Rule] | None = None, name: str = "composite"):
+    def __init__(
+        self,
+        default: Rule,
+        rules: dict[str, Rule] | None = None,
+        by_type: dict[type, Rule] | None = None,
+        name: str = "composite",
+    ):
         self.default, self.rules, self.by_type, self.name = default, dict(rules or {}), dict(by_type or {}), name
 
     def rule_for(self, layer: Layer) -> Rule:
@@ -466,7 +470,7 @@ class Composite:
         return f"Composite({self.name})"
 
 
-def depth_composite(network: "Network", gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
+def depth_composite(network: Network, gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
     """Montavon et al. (2019)'s recipe by depth: zᴮ on the pixels, γ in the lower layers,
     ε in the middle layers, LRP-0 in the top (dense) layers — and ε for every BatchNorm.
 
@@ -565,12 +569,9 @@ class Network:
 
 
 def _targets(logits: np.ndarray, target) -> np.ndarray:
-    if target is None:
-        return logits.argmax(axis=1)
-    targets = np.broadcast_to(np.asarray(target, dtype=np.int64), (len(logits),)).copy()
-    if targets.min() < 0 or targets.max() >= logits.shape[1]:
-        raise ValueError(f"target class must be in 0..{logits.shape[1] - 1}, got {target}")
-    return targets
+    from .methods import resolve_targets  # the one target vocabulary; None means the predicted class
+
+    return resolve_targets("predicted" if target is None else target, logits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,12 +608,14 @@ class Conservation:
         for i, name in enumerate(self.names[1:], start=1):
             if layers is not None and name not in layers:
                 continue
-            rows.append({
-                "layer": name,
-                "arriving": float(self.totals[i].mean()),
-                "leaving": float(self.totals[i - 1].mean()),
-                "absorbed_share": float(self.absorbed_share[i - 1].mean()),
-            })
+            rows.append(
+                {
+                    "layer": name,
+                    "arriving": float(self.totals[i].mean()),
+                    "leaving": float(self.totals[i - 1].mean()),
+                    "absorbed_share": float(self.absorbed_share[i - 1].mean()),
+                }
+            )
         return rows
 
 
@@ -638,8 +641,9 @@ def from_keras(model) -> Network:
         config = layer.get_config()
         activation = config.get("activation", "linear")
         if kind in ("Conv2D", "BiasMapConv2D", "Dense"):
-            if kind != "Dense" and (config["strides"] != (1, 1) or config["padding"] != "same"
-                                      or config["dilation_rate"] != (1, 1)):
+            if kind != "Dense" and (
+                config["strides"] != (1, 1) or config["padding"] != "same" or config["dilation_rate"] != (1, 1)
+            ):
                 raise ValueError(f"{name}: the reference supports stride 1, 'same' padding only")
             bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
             cls = Dense if kind == "Dense" else Conv2D

@@ -1,4 +1,5 @@
 """The one call at the top of every notebook, quick mode, and `save_fig()`."""
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,9 @@ _decided: Settings | None = None  # what the last setup_notebook() call decided
 def current_settings() -> Settings:
     """The Settings the notebook's setup_notebook() call decided; a clear error before that call."""
     if _decided is None:
-        raise RuntimeError("quick mode is not decided yet: call lrp_helpers.setup_notebook() first "
-                           "(or pass settings=... explicitly)")
+        raise RuntimeError(
+            "quick mode is not decided yet: call lrp_helpers.setup_notebook() first (or pass settings=... explicitly)"
+        )
     return _decided
 
 

@@ -9,6 +9,7 @@ The network starts with an Embedding: integer token ids have no gradient, so LRP
 *embedded* sequence (`explainable_part`) and sums the relevance over the embedding dimensions to
 get one number per token (`token_relevance`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,10 +69,14 @@ class Mails:
     def __len__(self):
         return len(self.labels)
 
-    def take(self, indices) -> "Mails":
+    def take(self, indices) -> Mails:
         indices = np.asarray(indices, dtype=np.int64)
-        return Mails([self.headers[i] for i in indices], [self.bodies[i] for i in indices],
-                     self.labels[indices], [self.names[i] for i in indices])
+        return Mails(
+            [self.headers[i] for i in indices],
+            [self.bodies[i] for i in indices],
+            self.labels[indices],
+            [self.names[i] for i in indices],
+        )
 
 
 @dataclass
@@ -83,8 +88,9 @@ class MailCorpus:
     class_names: tuple[str, ...] = CLASS_NAMES
 
 
-def load_spamassassin(data_dir: str | Path | None = None, test_share: float = 0.25, seed: int = 0,
-                      download: bool = True) -> MailCorpus:
+def load_spamassassin(
+    data_dir: str | Path | None = None, test_share: float = 0.25, seed: int = 0, download: bool = True
+) -> MailCorpus:
     """Load the SpamAssassin public corpus, looking in this order:
 
     1. `data_dir`, if given;
@@ -104,8 +110,10 @@ def load_spamassassin(data_dir: str | Path | None = None, test_share: float = 0.
     for index, part in enumerate(PARTS):
         messages = _read_part(folder, part)
         if len(messages) != part.messages:
-            raise SpamDataError(f"{part.folder} in {folder} holds {len(messages)} messages, expected "
-                                f"{part.messages}. {_how_to_fix(folder)}")
+            raise SpamDataError(
+                f"{part.folder} in {folder} holds {len(messages)} messages, expected "
+                f"{part.messages}. {_how_to_fix(folder)}"
+            )
         names += [name for name, _ in messages]
         raw += [content for _, content in messages]
         parts += [index] * len(messages)
@@ -142,9 +150,11 @@ def stratified_split(groups: np.ndarray, test_share: float, seed: int) -> tuple[
 def _how_to_fix(folder: Path | None) -> str:
     target = folder if folder is not None else Path.home() / CACHE_FOLDER
     archives = ", ".join(part.archive for part in PARTS)
-    return (f"To fix it, download the five archives {archives} from {DOWNLOAD_URL} into one folder "
-            f"(unpacking them there is optional) and either make that folder {target} or set the "
-            f"environment variable {SPAM_DIR_VARIABLE}=/path/to/that/folder (or pass data_dir=...).")
+    return (
+        f"To fix it, download the five archives {archives} from {DOWNLOAD_URL} into one folder "
+        f"(unpacking them there is optional) and either make that folder {target} or set the "
+        f"environment variable {SPAM_DIR_VARIABLE}=/path/to/that/folder (or pass data_dir=...)."
+    )
 
 
 def _locate(data_dir, download: bool) -> Path:
@@ -156,19 +166,24 @@ def _locate(data_dir, download: bool) -> Path:
     if cache.exists():
         return _require_complete(cache, "the download cache")
     if not download:
-        raise SpamDataError(f"SpamAssassin corpus not found: no data_dir given, ${SPAM_DIR_VARIABLE} is not set, "
-                            f"and {cache} does not exist (downloading is switched off). {_how_to_fix(None)}")
+        raise SpamDataError(
+            f"SpamAssassin corpus not found: no data_dir given, ${SPAM_DIR_VARIABLE} is not set, "
+            f"and {cache} does not exist (downloading is switched off). {_how_to_fix(None)}"
+        )
     return _download(cache)
 
 
 def _require_complete(folder: Path, named_by: str) -> Path:
     if not folder.is_dir():
         raise SpamDataError(f"SpamAssassin folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}")
-    missing = [part.archive for part in PARTS
-               if not (folder / part.folder).is_dir() and not (folder / part.archive).is_file()]
+    missing = [
+        part.archive for part in PARTS if not (folder / part.folder).is_dir() and not (folder / part.archive).is_file()
+    ]
     if missing:
-        raise SpamDataError(f"SpamAssassin folder {folder} (from {named_by}) is incomplete: it has neither the "
-                            f"archive nor the unpacked folder of {', '.join(missing)}. {_how_to_fix(folder)}")
+        raise SpamDataError(
+            f"SpamAssassin folder {folder} (from {named_by}) is incomplete: it has neither the "
+            f"archive nor the unpacked folder of {', '.join(missing)}. {_how_to_fix(folder)}"
+        )
     return folder
 
 
@@ -189,8 +204,10 @@ def _download(cache: Path) -> Path:
         try:
             _fetch(DOWNLOAD_URL + part.archive, cache / part.archive)
         except Exception as error:  # network errors come in many types
-            raise SpamDataError(f"SpamAssassin corpus not found locally and the download of {part.archive} "
-                                f"failed ({error}). {_how_to_fix(cache)}") from error
+            raise SpamDataError(
+                f"SpamAssassin corpus not found locally and the download of {part.archive} "
+                f"failed ({error}). {_how_to_fix(cache)}"
+            ) from error
     return _require_complete(cache, "the download")
 
 
@@ -199,8 +216,11 @@ def _read_part(folder: Path, part: Part) -> list[tuple[str, bytes]]:
     and anything else that is not a message are skipped."""
     unpacked = folder / part.folder
     if unpacked.is_dir():
-        return [(f"{part.folder}/{path.name}", path.read_bytes())
-                for path in sorted(unpacked.iterdir()) if MESSAGE_NAME.match(path.name)]
+        return [
+            (f"{part.folder}/{path.name}", path.read_bytes())
+            for path in sorted(unpacked.iterdir())
+            if MESSAGE_NAME.match(path.name)
+        ]
     archive = folder / part.archive
     messages = []
     try:
@@ -210,8 +230,9 @@ def _read_part(folder: Path, part: Part) -> list[tuple[str, bytes]]:
                 if member.isfile() and top == part.folder and MESSAGE_NAME.match(name):
                     messages.append((member.name, tar.extractfile(member).read()))
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise SpamDataError(f"{archive} is not a readable .tar.bz2 archive ({type(error).__name__}: {error}). "
-                            + _how_to_fix(folder)) from error
+        raise SpamDataError(
+            f"{archive} is not a readable .tar.bz2 archive ({type(error).__name__}: {error}). " + _how_to_fix(folder)
+        ) from error
     return sorted(messages)
 
 
@@ -230,16 +251,22 @@ def _verify(folder: Path, names: list[str], raw: list[bytes]) -> str:
                 raise SpamDataError(f"{folder / name} is listed in {sums_file} but missing. {_how_to_fix(folder)}")
             digest = hashlib.sha256(data).hexdigest()
             if digest != expected:
-                raise SpamDataError(f"{folder / name} is corrupt: its SHA-256 is {digest}, {sums_file} expects "
-                                    f"{expected}. {_how_to_fix(folder)}")
+                raise SpamDataError(
+                    f"{folder / name} is corrupt: its SHA-256 is {digest}, {sums_file} expects "
+                    f"{expected}. {_how_to_fix(folder)}"
+                )
         return f"SHA-256 of {len(lines)} files ({sums_file.name})"
-    wrong = [name for name, content in zip(names, raw)
-             if hashlib.md5(content).hexdigest() != MESSAGE_NAME.match(name.rsplit("/", 1)[1]).group(1)]
+    wrong = [
+        name
+        for name, content in zip(names, raw)
+        if hashlib.md5(content).hexdigest() != MESSAGE_NAME.match(name.rsplit("/", 1)[1]).group(1)
+    ]
     if wrong:
         raise SpamDataError(
             f"{len(wrong)} messages in {folder} do not match the MD5 in their file name (first: {wrong[0]}); "
             f"every message of the official archives does, so these are corrupt or re-encoded. If the folder "
-            f"is a re-encoded copy on purpose, put a SHA256SUMS file of its files beside them. {_how_to_fix(folder)}")
+            f"is a re-encoded copy on purpose, put a SHA256SUMS file of its files beside them. {_how_to_fix(folder)}"
+        )
     return f"MD5 of {len(names)} messages against their file names"
 
 
@@ -286,8 +313,9 @@ class Vocabulary:
         """The `size` words found in the most documents (at least `min_documents`; ties broken
         alphabetically, so the result is deterministic), plus the `extra` words."""
         documents = Counter(word for tokens in token_lists for word in set(tokens))
-        frequent = sorted((word for word, n in documents.items() if n >= min_documents),
-                          key=lambda word: (-documents[word], word))
+        frequent = sorted(
+            (word for word, n in documents.items() if n >= min_documents), key=lambda word: (-documents[word], word)
+        )
         words = [PAD, UNKNOWN] + [word for word in frequent if word not in extra][: size - 2 - len(extra)]
         return cls(words + list(extra))
 
@@ -320,7 +348,9 @@ def encode(vocabulary: Vocabulary, bodies, headers=None, length: int = SEQUENCE_
     return Sequences(ids, in_header, all_tokens)
 
 
-def plant_token(sequences: Sequences, rows, token: str, vocabulary: Vocabulary, seed: int = 0) -> tuple[Sequences, np.ndarray]:
+def plant_token(
+    sequences: Sequences, rows, token: str, vocabulary: Vocabulary, seed: int = 0
+) -> tuple[Sequences, np.ndarray]:
     """A copy with `token` inserted at a random position among the words of each row in `rows`
     (later words shift right; a full row loses its last word). Returns the copy and, per message,
     the position of the planted token (-1 where none was planted)."""
@@ -346,8 +376,14 @@ def plant_token(sequences: Sequences, rows, token: str, vocabulary: Vocabulary, 
 # ---------------------------------------------------------------------------------------------
 
 
-def text_cnn(vocabulary_size: int, length: int = SEQUENCE_LENGTH, dims: int = 32, filters: int = 64,
-             width: int = 5, dropout: float = 0.5):
+def text_cnn(
+    vocabulary_size: int,
+    length: int = SEQUENCE_LENGTH,
+    dims: int = 32,
+    filters: int = 64,
+    width: int = 5,
+    dropout: float = 0.5,
+):
     """Embedding -> Conv1D (ReLU) -> global max-pooling -> dropout -> Dense (logits) -> softmax.
 
     Each filter detects one pattern of `width` consecutive words; global max-pooling keeps its
@@ -355,15 +391,18 @@ def text_cnn(vocabulary_size: int, length: int = SEQUENCE_LENGTH, dims: int = 32
     contributes nothing and carries no relevance.
     """
     layers = tf.keras.layers
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(length,), dtype="int32", name="token_ids"),
-        PaddedEmbedding(vocabulary_size, dims, name="embedding"),
-        layers.Conv1D(filters, width, padding="same", activation="relu", name="conv"),
-        layers.GlobalMaxPooling1D(name="pool"),
-        layers.Dropout(dropout, name="dropout"),
-        layers.Dense(2, name="logits"),
-        layers.Activation("softmax", name="softmax"),
-    ], name="text_cnn")
+    return tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(length,), dtype="int32", name="token_ids"),
+            PaddedEmbedding(vocabulary_size, dims, name="embedding"),
+            layers.Conv1D(filters, width, padding="same", activation="relu", name="conv"),
+            layers.GlobalMaxPooling1D(name="pool"),
+            layers.Dropout(dropout, name="dropout"),
+            layers.Dense(2, name="logits"),
+            layers.Activation("softmax", name="softmax"),
+        ],
+        name="text_cnn",
+    )
 
 
 @tf.keras.utils.register_keras_serializable(package="lrp_helpers")
@@ -382,8 +421,9 @@ class PaddedEmbedding(tf.keras.layers.Embedding):
         return super().from_config(config)
 
 
-def train_text_cnn(model, sequences: Sequences, labels: np.ndarray, epochs: int, batch_size: int = 64,
-                   learning_rate: float = 2e-3) -> float:
+def train_text_cnn(
+    model, sequences: Sequences, labels: np.ndarray, epochs: int, batch_size: int = 64, learning_rate: float = 2e-3
+) -> float:
     """Train with Adam and cross-entropy, then centre the logits (`centre_logits`). Returns the
     final training accuracy."""
     from .beyond import fit_classifier
@@ -411,8 +451,10 @@ def explainable_part(model):
     token ids are integers with no gradient, so LRP starts from their embedding vectors. It shares
     the trained layers (and weights) of `model`."""
     embedding = model.get_layer("embedding")
-    return tf.keras.Sequential([tf.keras.Input(shape=embedding.output_shape[1:], name="embedded"),
-                                *model.layers[1:]], name=f"{model.name}_after_embedding")
+    return tf.keras.Sequential(
+        [tf.keras.Input(shape=embedding.output_shape[1:], name="embedded"), *model.layers[1:]],
+        name=f"{model.name}_after_embedding",
+    )
 
 
 def embed(model, ids: np.ndarray) -> np.ndarray:
@@ -474,13 +516,16 @@ def tokens_html(tokens: list[str], relevance: np.ndarray, limit: float | None = 
 
     spans = []
     for token, (r, g, b, _) in zip(tokens, _colours(relevance[: len(tokens)], limit)):
-        spans.append(f'<span style="background-color: rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f}); '
-                     f'color: black; padding: 1px 2px; margin: 1px; line-height: 1.9">{html.escape(token)}</span>')
+        spans.append(
+            f'<span style="background-color: rgb({r * 255:.0f},{g * 255:.0f},{b * 255:.0f}); '
+            f'color: black; padding: 1px 2px; margin: 1px; line-height: 1.9">{html.escape(token)}</span>'
+        )
     return '<div style="font-family: monospace; font-size: 12px">' + " ".join(spans) + "</div>"
 
 
-def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | None = None, title: str = "",
-                fontsize: float = 8.0) -> None:
+def draw_tokens(
+    ax, tokens: list[str], relevance: np.ndarray, limit: float | None = None, title: str = "", fontsize: float = 8.0
+) -> None:
     """The same picture as `tokens_html`, drawn with matplotlib (for saved figures): tokens in a
     monospace font, wrapped at the axes' width, each in a box coloured by its relevance."""
     character = 0.6 * fontsize  # width of one monospace character, in points
@@ -495,8 +540,16 @@ def draw_tokens(ax, tokens: list[str], relevance: np.ndarray, limit: float | Non
         places.append((x, line))
         x += len(token) + 1
     for token, (x, line), colour in zip(tokens, places, _colours(relevance[: len(tokens)], limit)):
-        ax.text(x, line, token, family="monospace", fontsize=fontsize, va="center", ha="left",
-                bbox={"boxstyle": "square,pad=0.1", "facecolor": colour, "edgecolor": "none"})
+        ax.text(
+            x,
+            line,
+            token,
+            family="monospace",
+            fontsize=fontsize,
+            va="center",
+            ha="left",
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": colour, "edgecolor": "none"},
+        )
     ax.set(xlim=(-0.5, width / character - 0.5), ylim=(max(line + 1, height / line_height) - 0.5, -0.7))
     ax.axis("off")
     ax.set_title(title, loc="left", fontsize=fontsize + 1)

@@ -6,6 +6,7 @@ apart, they may legitimately disagree: a max-pooling window whose two largest va
 less than float32 rounding sends *all* its relevance to a different input. `ambiguous_images`
 finds the images where that can happen, so a comparison can leave them out and say so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ class Agreement:
         return float(self.relative_error.max())
 
 
-def compare(analyzer, network: reference.Network, rule, images: np.ndarray, target="predicted",
-            tolerance: float = 1e-6) -> Agreement:
+def compare(
+    analyzer, network: reference.Network, rule, images: np.ndarray, target="predicted", tolerance: float = 1e-6
+) -> Agreement:
     """Run both implementations on the unambiguous `images` and compare every layer's relevance.
 
     `analyzer` must be an `lrp_helpers.analysis.Analyzer` built with keep_layers=True.

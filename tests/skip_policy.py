@@ -4,6 +4,7 @@ Skips whose reason starts with one of ALLOWED_SKIPS may happen on a user's machi
 listed, as pytest runs with -rs). In CI (CI=true) no skip is allowed at all: there every test must
 run, and a skip means a broken install step. tests/conftest.py imports the hook.
 """
+
 import os
 
 import pytest
@@ -21,5 +22,7 @@ def pytest_runtest_makereport(item, call):
     reason = reason.removeprefix("Skipped: ")
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"} or not reason.startswith(ALLOWED_SKIPS):
         report.outcome = "failed"
-        report.longrepr = (f"unexpected skip: {reason}\n(tests/skip_policy.py turns skips into failures "
-                           f"unless the reason starts with one of {ALLOWED_SKIPS}, and allows none in CI)")
+        report.longrepr = (
+            f"unexpected skip: {reason}\n(tests/skip_policy.py turns skips into failures "
+            f"unless the reason starts with one of {ALLOWED_SKIPS}, and allows none in CI)"
+        )

@@ -1,4 +1,5 @@
 """Tabular and time-series helpers of notebook 08."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,7 +22,7 @@ def test_motif_is_planted_where_stated():
     series = beyond.make_motif_series(20, noise=0.0, seed=3)
     shapes = beyond.motifs()
     for x, y, start in zip(series.x[..., 0], series.y, series.start):
-        np.testing.assert_allclose(x[start:start + beyond.MOTIF_LENGTH], shapes[y], atol=1e-6)
+        np.testing.assert_allclose(x[start : start + beyond.MOTIF_LENGTH], shapes[y], atol=1e-6)
         outside = np.delete(x, np.arange(start, start + beyond.MOTIF_LENGTH))
         np.testing.assert_allclose(outside, 0)
     assert set(series.y) == {0, 1} and series.y.sum() == 10
@@ -55,6 +56,7 @@ def test_permutation_importance_finds_the_only_informative_feature():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 4)).astype(np.float32)
     y = (x[:, 2] > 0).astype(int)
+
     def predict_proba(inputs):
         p = 1 / (1 + np.exp(-5 * inputs[:, 2]))
         return np.stack([1 - p, p], axis=1)

@@ -13,6 +13,7 @@ from the kernel passes the page's websocket), not in the page, not in the server
 Needs Debian's `chromium` (`apt-get install chromium`; .ci/run installs it). Playwright's own
 browser downloads are never used.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "notebooks/07_interactive_explorer.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SERVER_START_SECONDS = 90
 NOTEBOOK_RUN_MS = 240_000
 CHANGE_MS = 90_000
@@ -69,14 +78,30 @@ def jupyterlab(tmp_path, cifar10_dir):
     for name in ("pyproject.toml", "lrp_helpers", "models"):
         (workspace / name).symlink_to(ROOT / name)
     shutil.copy(ROOT / NOTEBOOK, workspace / NOTEBOOK)
-    env = dict(os.environ, LRP_QUICK="1", LRP_CIFAR10_DIR=str(cifar10_dir),
-               JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
-               IPYTHONDIR=str(tmp_path / "ipython"), MPLBACKEND="module://matplotlib_inline.backend_inline")
+    env = dict(
+        os.environ,
+        LRP_QUICK="1",
+        LRP_CIFAR10_DIR=str(cifar10_dir),
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
     log_path = tmp_path / "server.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={workspace}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={workspace}",
+    ]
     if os.geteuid() == 0:  # CI runs as root
         command.append("--allow-root")
     with open(log_path, "w") as log:
@@ -123,7 +148,7 @@ class Page:
             self.kernel_frames += 1
             text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
             if KERNEL_ERROR.search(text):
-                self.kernel_errors.append(text[max(text.find("{"), 0):][:3000])  # from the JSON on
+                self.kernel_errors.append(text[max(text.find("{"), 0) :][:3000])  # from the JSON on
 
         websocket.on("framereceived", frame)
 
@@ -205,8 +230,11 @@ def test_explorer_in_jupyterlab_and_chromium(jupyterlab, tmp_path):
     url, server_log = jupyterlab
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000},
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
         )
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
@@ -268,12 +296,13 @@ def work_every_control(notebook: Page) -> None:
     """A new method, every parameter slider dragged, a new image, a new class, a new explained class."""
     # Notebook 07 itself builds LRP-ε (ε = 0.1), z⁺ and αβ (α = 2): gradient is built here first.
     notebook.change("method -> gradient", lambda: notebook.choose("method", "gradient"), "gradient,")
-    for method, symbol, start, end in (("LRP-ε", "ε", 0.1, 10), ("LRP-αβ", "α", 2, 3),
-                                       ("LRP-γ (reference)", "γ", 0.25, 1)):
-        notebook.change(f"method -> {method}", lambda m=method: notebook.choose("method", m),
-                        f"{method}, {symbol} = {start:g}")
-        notebook.change(f"drag {symbol} to {end:g}", lambda: notebook.drag_slider("parameter", 1.0),
-                        f"{method}, {symbol} = {end:g}")
+    for method, symbol, start, end in (("LRP-ε", "ε", 0.1, 10), ("LRP-αβ", "α", 2, 3), ("LRP-γ", "γ", 0.25, 1)):
+        notebook.change(
+            f"method -> {method}", lambda m=method: notebook.choose("method", m), f"{method} ({symbol} = {start:g}"
+        )
+        notebook.change(
+            f"drag {symbol} to {end:g}", lambda: notebook.drag_slider("parameter", 1.0), f"{method} ({symbol} = {end:g}"
+        )
     notebook.change("drag image # to the middle", lambda: notebook.drag_slider("image", 0.5), "test image")
     notebook.change("class -> ship", lambda: notebook.choose("class", "ship"), "(ship)")
     notebook.change("explain -> frog", lambda: notebook.choose("target", "frog"), "explaining frog")

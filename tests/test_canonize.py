@@ -1,6 +1,7 @@
 """Canonization is proven, not assumed: merging every BatchNorm into the next linear layer leaves
 the forward pass unchanged, and on the canonized network the rules hold what their papers promise
 (agreement of both engines at every layer, LRP-0 = gradient × input, conservation of z⁺ and αβ)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -87,18 +88,26 @@ def test_the_border_bias_is_position_dependent_and_needed(committed, canonized, 
 def _tiny(batchnorm_gamma, between=()):
     """Conv -> ReLU -> BN -> (between) -> Conv -> Flatten -> Dense, with trained-looking BN statistics."""
     layers = tf.keras.layers
-    model = tf.keras.Sequential([
-        tf.keras.Input((6, 6, 2)),
-        layers.Conv2D(3, 3, padding="same", activation="relu", name="conv_a"),
-        layers.BatchNormalization(name="bn"),
-        *between,
-        layers.Conv2D(2, 3, padding="same", name="conv_b"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(4, name="dense"),
-    ])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((6, 6, 2)),
+            layers.Conv2D(3, 3, padding="same", activation="relu", name="conv_a"),
+            layers.BatchNormalization(name="bn"),
+            *between,
+            layers.Conv2D(2, 3, padding="same", name="conv_b"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(4, name="dense"),
+        ]
+    )
     bn = model.get_layer("bn")
-    bn.set_weights([np.asarray(batchnorm_gamma, np.float32), np.array([0.3, -0.2, 0.1], np.float32),
-                    np.array([0.5, 1.0, 0.2], np.float32), np.array([2.0, 0.5, 1.5], np.float32)])
+    bn.set_weights(
+        [
+            np.asarray(batchnorm_gamma, np.float32),
+            np.array([0.3, -0.2, 0.1], np.float32),
+            np.array([0.5, 1.0, 0.2], np.float32),
+            np.array([2.0, 0.5, 1.5], np.float32),
+        ]
+    )
     return model
 
 
@@ -116,8 +125,10 @@ def test_negative_scale_before_max_pooling_is_refused_naming_layer_and_channel()
 
 
 def test_positive_scale_is_moved_past_max_pooling_exactly():
-    model = _tiny([1.5, 0.7, 0.4], between=[tf.keras.layers.MaxPooling2D(2, name="pool"),
-                                             tf.keras.layers.Dropout(0.5, name="drop")])
+    model = _tiny(
+        [1.5, 0.7, 0.4],
+        between=[tf.keras.layers.MaxPooling2D(2, name="pool"), tf.keras.layers.Dropout(0.5, name="drop")],
+    )
     x = np.random.default_rng(1).random((8, 6, 6, 2)).astype(np.float32)
     np.testing.assert_allclose(canonize.canonize(model).predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
 
@@ -129,15 +140,22 @@ def test_batchnorm_followed_by_a_nonlinearity_is_refused():
 
 
 def test_batchnorm_at_the_end_is_refused():
-    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, name="d"),
-                                 tf.keras.layers.BatchNormalization(name="last_bn")])
+    model = tf.keras.Sequential(
+        [tf.keras.Input((4,)), tf.keras.layers.Dense(3, name="d"), tf.keras.layers.BatchNormalization(name="last_bn")]
+    )
     with pytest.raises(CanonizationError, match="'last_bn' is not followed"):
         canonize.canonize(model)
 
 
 def test_unknown_layer_is_refused_naming_it():
-    model = tf.keras.Sequential([tf.keras.Input((6, 6, 2)), tf.keras.layers.AveragePooling2D(name="avg"),
-                                 tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((6, 6, 2)),
+            tf.keras.layers.AveragePooling2D(name="avg"),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(2),
+        ]
+    )
     with pytest.raises(ValueError, match="avg: layer type AveragePooling2D"):
         canonize.canonize(model)
 

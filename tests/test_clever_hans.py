@@ -1,4 +1,5 @@
 """Poisoning, relevance mass and SpRAy on cases with known answers."""
+
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ def test_patch_lands_exactly_where_stated():
     mask = ch.patch_mask()
     rows, cols = np.nonzero(mask)
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == (27, 30, 27, 30)
-    assert mask.sum() == ch.PATCH_SIZE ** 2
+    assert mask.sum() == ch.PATCH_SIZE**2
     images = np.zeros((2, 32, 32, 3), dtype=np.float32)
     stamped = ch.stamp(images)
     np.testing.assert_array_equal(stamped[:, mask], np.broadcast_to(ch.PATCH_COLOUR, (2, 16, 3)))

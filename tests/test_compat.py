@@ -1,5 +1,6 @@
 """Both stacks: the running one passes the checks, each unsupported combination gets its clear error, and
 the committed model gives the same numbers on either stack."""
+
 import subprocess
 import sys
 import types
@@ -7,8 +8,8 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import ROOT
+
 from lrp_helpers import analysis, compat, data, models
 
 REFERENCE = ROOT / "tests" / "cross_stack_reference.npz"
@@ -58,7 +59,9 @@ def test_keras3_when_the_variable_was_set_too_late_is_refused(monkeypatch):
 
 def test_eager_mode_is_refused():
     """In a fresh interpreter, where eager execution is still on (conftest switches it off here)."""
-    code = "import lrp_helpers.compat as c\ntry:\n    c.check_stack()\nexcept c.UnsupportedStackError as e:\n    print(e)"
+    code = (
+        "import lrp_helpers.compat as c\ntry:\n    c.check_stack()\nexcept c.UnsupportedStackError as e:\n    print(e)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "eager execution is on" in result.stdout and "setup_notebook()" in result.stdout, result.stderr
 
@@ -93,10 +96,16 @@ def test_a_model_saved_on_this_stack_loads_on_the_other(tmp_path):
     path = models.save_model(model, tmp_path / "model.h5")
     images = np.random.default_rng(0).random((16, 32, 32, 3), dtype=np.float32)
     np.save(tmp_path / "images.npy", images)
-    code = ("import sys, numpy as np; from lrp_helpers import models; "
-            "np.save(sys.argv[2], models.load_model(sys.argv[1]).predict(np.load(sys.argv[3]), verbose=0))")
-    subprocess.run([str(other), "-c", code, str(path), str(tmp_path / "theirs.npy"), str(tmp_path / "images.npy")],
-                   check=True, cwd=ROOT, timeout=300)
+    code = (
+        "import sys, numpy as np; from lrp_helpers import models; "
+        "np.save(sys.argv[2], models.load_model(sys.argv[1]).predict(np.load(sys.argv[3]), verbose=0))"
+    )
+    subprocess.run(
+        [str(other), "-c", code, str(path), str(tmp_path / "theirs.npy"), str(tmp_path / "images.npy")],
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     ours = model.predict(images, verbose=0)
     assert np.abs(np.load(tmp_path / "theirs.npy") - ours).max() <= TOLERANCE * np.abs(ours).max()
 
@@ -109,3 +118,24 @@ if __name__ == "__main__":
     tf.compat.v1.disable_eager_execution()
     np.savez_compressed(REFERENCE, **_numbers(os.environ["LRP_CIFAR10_DIR"]))
     print(f"wrote {REFERENCE}")
+
+
+def test_the_innvestigate_internals_we_use_are_there():
+    compat.check_internals()
+
+
+def test_a_missing_internal_is_named(monkeypatch):
+    import innvestigate.backend.graph as igraph
+
+    monkeypatch.delattr(igraph, "apply_mapping_to_fused_bn_layer")
+    with pytest.raises(
+        compat.UnsupportedStackError,
+        match=r"innvestigate\.backend\.graph\.apply_mapping_to_fused_bn"
+        r"_layer\).*innvestigate==2\.1\.2",
+    ):
+        compat.check_internals()
+
+
+def test_a_missing_instance_internal_is_named():
+    with pytest.raises(compat.UnsupportedStackError, match="no '_debug_tensors_indices'"):
+        compat.kept_tensors(types.SimpleNamespace(), [])

@@ -1,4 +1,5 @@
 """The CIFAR-10 loader: format, verification, every error path, subsets, and the real copy."""
+
 import hashlib
 import pickle
 from pathlib import Path

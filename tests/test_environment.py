@@ -1,4 +1,5 @@
 """pyproject.toml, the lock files, environment.yml, README, Makefile, CI, Colab set-up and LICENSE agree."""
+
 import contextlib
 import io
 import json
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-
-from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 import colab  # noqa: E402
@@ -77,8 +77,11 @@ def test_installed_versions_are_the_locked_ones():
     else:
         stack, lock = STACK, _lock(STACK)
     installed = {name: metadata.version(name) for name in lock}
-    wrong = {name: (installed[name], version) for name, version in lock.items()
-             if installed[name] != version and not installed[name].startswith(version + ".")}
+    wrong = {
+        name: (installed[name], version)
+        for name, version in lock.items()
+        if installed[name] != version and not installed[name].startswith(version + ".")
+    }
     assert not wrong, f"installed vs locked: {wrong}; run make env STACK={stack} again"
 
 

@@ -1,4 +1,5 @@
 """Evaluation metrics on cases whose answer is known."""
+
 import numpy as np
 import pytest
 
@@ -7,9 +8,11 @@ from lrp_helpers import evaluation
 
 def _linear_model(weights):
     """f(x) = sum(w * x) for single-channel images; logits have one column per 'class'."""
+
     def logits(images):
         value = (images[..., 0] * weights).sum(axis=(1, 2))
         return np.stack([value, -value], axis=1)
+
     return logits
 
 
@@ -17,11 +20,11 @@ def test_aopc_of_a_linear_model_by_hand():
     # a 4x4 image in 2x2 regions whose contributions are 4, 3, 2 and 1
     weights = np.ones((4, 4))
     image = np.zeros((1, 4, 4, 1))
-    image[0, :2, :2, 0] = 1.0   # region 0: 4
+    image[0, :2, :2, 0] = 1.0  # region 0: 4
     image[0, :2, 2:, 0] = 0.75  # region 1: 3
-    image[0, 2:, :2, 0] = 0.5   # region 2: 2
+    image[0, 2:, :2, 0] = 0.5  # region 2: 2
     image[0, 2:, 2:, 0] = 0.25  # region 3: 1
-    relevance = (image[..., 0] * weights)  # exact contributions of a linear model
+    relevance = image[..., 0] * weights  # exact contributions of a linear model
     f = _linear_model(weights)
     zeros = np.zeros_like(image)
     morf = evaluation.region_order(relevance, region=2)
@@ -50,7 +53,9 @@ def test_true_relevance_beats_a_random_ordering():
 
 def test_region_relevance_sums_squares():
     maps = np.arange(16, dtype=float).reshape(1, 4, 4)
-    np.testing.assert_allclose(evaluation.region_relevance(maps, 2), [[0 + 1 + 4 + 5, 2 + 3 + 6 + 7, 8 + 9 + 12 + 13, 10 + 11 + 14 + 15]])
+    np.testing.assert_allclose(
+        evaluation.region_relevance(maps, 2), [[0 + 1 + 4 + 5, 2 + 3 + 6 + 7, 8 + 9 + 12 + 13, 10 + 11 + 14 + 15]]
+    )
 
 
 def test_similarity_measures_on_known_cases():
@@ -70,13 +75,32 @@ def test_cascading_randomisation_goes_top_down_and_leaves_the_original_alone():
     before = [w.copy() for w in model.get_weights()]
     stages = []
     for name, randomised in evaluation.cascading_randomisation(model, seed=0):
-        changed = [layer.name for layer in model.layers
-                   if layer.get_weights() and not all(np.array_equal(a, b) for a, b in
-                                                      zip(layer.get_weights(), randomised.get_layer(layer.name).get_weights()))]
+        changed = [
+            layer.name
+            for layer in model.layers
+            if layer.get_weights()
+            and not all(
+                np.array_equal(a, b)
+                for a, b in zip(layer.get_weights(), randomised.get_layer(layer.name).get_weights())
+            )
+        ]
         stages.append((name, changed))
-    assert [name for name, _ in stages] == ["logits", "dense", "block2_conv2", "block2_conv1", "block1_conv2", "block1_conv1"]
+    assert [name for name, _ in stages] == [
+        "logits",
+        "dense",
+        "block2_conv2",
+        "block2_conv1",
+        "block1_conv2",
+        "block1_conv1",
+    ]
     assert stages[0][1] == ["logits"] and set(stages[-1][1]) == {
-        "logits", "dense", "block2_conv2", "block2_conv1", "block1_conv2", "block1_conv1"}
+        "logits",
+        "dense",
+        "block2_conv2",
+        "block2_conv1",
+        "block1_conv2",
+        "block1_conv1",
+    }
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
@@ -108,18 +132,18 @@ def test_randomised_conv_kernel_counts_the_receptive_field():
 
 
 def test_lrp_epsilon_beats_a_random_ordering_on_the_committed_model(cifar10_dir):
-    from lrp_helpers import analysis, data, models
+    from lrp_helpers import data, methods, models
 
     model = models.load_model(models.model_path(quick=False))
     images = data.load_cifar10(cifar10_dir, train_size=10, test_size=30).x_test
-    logits = analysis.Analyzer(model, "gradient")
-    targets = logits.targets(images)
+    targets = models.logits(model, images).argmax(axis=1)
     mean_colour = np.broadcast_to(np.float32(data.TRAIN_MEAN), images.shape)
     scores = {}
     for method in ("lrp.epsilon", "random"):
-        maps = evaluation.relevance_maps(model, images, targets, method, epsilon=0.1) if method != "random" \
-            else evaluation.relevance_maps(model, images, targets, "random")
+        maps = methods.relevance_maps(model, images, method, target=targets)
         order = evaluation.region_order(maps, region=4)
-        curves = evaluation.perturbation_curves(logits.logits, images, targets, order, mean_colour, region=4, steps=16)
+        curves = evaluation.perturbation_curves(
+            lambda x: models.logits(model, x), images, targets, order, mean_colour, region=4, steps=16
+        )
         scores[method] = evaluation.aopc(curves).mean()
     assert scores["lrp.epsilon"] > scores["random"], scores

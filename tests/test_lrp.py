@@ -1,10 +1,11 @@
 """LRP on the miniVGG is proven, not assumed: iNNvestigate (BatchNorm corrected) against the
 independent NumPy reference, conservation, the stock bug, gradient analyzers, and clear errors."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import analysis, data, models, verify
+from lrp_helpers import analysis, data, methods, models, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
@@ -56,37 +57,47 @@ def test_corrected_surrogate_reproduces_every_batchnorm_output(model, cifar):
         assert np.abs(got - expected).max() <= 1e-5, layer.name
 
 
-# (iNNvestigate method, its parameters, the reference rule, the tolerance relative to max |R|)
-AGREEING_RULES = [
-    ("lrp.epsilon", {"epsilon": 0.1}, ref.Epsilon(0.1), 1e-4),
-    ("lrp.epsilon", {"epsilon": 1.0}, ref.Epsilon(1.0), 1e-4),
-    ("lrp.z_plus", {}, ref.ZPlus(), 1e-4),
-    ("lrp.alpha_1_beta_0_IB", {}, ref.AlphaBeta(1, 0), 1e-4),
-    ("lrp.alpha_2_beta_1_IB", {}, ref.AlphaBeta(2, 1), 1e-4),
-    ("lrp.w_square", {}, ref.WSquare(), 1e-4),
-    ("lrp.flat", {}, ref.Flat(), 1e-4),
-    # LRP-0 divides by z with no stabiliser. Where |z| is a few float32 rounding steps, the
-    # float32 and float64 quotients differ by a large factor; measured worst case 1.5e-3 of
-    # max |R| on these models. 1e-2 still fails any real error (a wrong surrogate gives ~0.2).
-    ("lrp.z", {}, ref.LRP0(), 1e-2),
+# Registry methods (name, value) whose definition iNNvestigate also has as an analyzer of its own
+# (`Method.native`): on the network as trained, that analyzer must agree with the reference at every layer.
+NATIVE_CASES = [
+    ("lrp.0", None),
+    ("lrp.epsilon", 0.1),
+    ("lrp.epsilon", 1.0),
+    ("lrp.z_plus", None),
+    ("lrp.alpha_beta", 1.0),
+    ("lrp.alpha_beta", 2.0),
+    ("lrp.w_square", None),
+    ("lrp.flat", None),
 ]
+# LRP-0 divides by z with no stabiliser. Where |z| is a few float32 rounding steps, the float32 and
+# float64 quotients differ by a large factor; measured worst case 1.5e-3 of max |R| on these models.
+# 1e-2 still fails any real error (a wrong surrogate gives ~0.2). Everything else: 1e-4 of max |R|.
+TOLERANCE = {"lrp.0": 1e-2}
 
 
-@pytest.mark.parametrize("method, params, rule, tolerance", AGREEING_RULES,
-                         ids=[f"{m}{p or ''}" for m, p, _, _ in AGREEING_RULES])
-def test_innvestigate_agrees_with_the_reference_at_every_layer(model, cifar, method, params, rule, tolerance):
-    analyzer = Analyzer(model, method, keep_layers=True, **params)
-    agreement = verify.compare(analyzer, ref.from_keras(model), rule, cifar.x_test)
+def test_every_native_counterpart_is_checked():
+    natives = {name for name, method in methods.REGISTRY.items() if method.native}
+    assert natives == {name for name, _ in NATIVE_CASES}
+
+
+@pytest.mark.parametrize("name, value", NATIVE_CASES, ids=[f"{n}{'' if v is None else v}" for n, v in NATIVE_CASES])
+def test_innvestigate_agrees_with_the_reference_at_every_layer(model, cifar, name, value):
+    method = methods.get(name)
+    network = ref.from_keras(model)
+    native, params = method.native(value)
+    analyzer = Analyzer(model, native, keep_layers=True, **params)
+    agreement = verify.compare(analyzer, network, method.how(value, network), cifar.x_test)
     assert agreement.images_compared >= 16
     assert len(agreement.layers) == len(model.layers)  # the input and every layer's output
     worst = dict(zip(agreement.layers, agreement.relative_error))
-    assert agreement.worst <= tolerance, worst
+    assert agreement.worst <= TOLERANCE.get(name, 1e-4), worst
 
 
 def test_agreement_also_holds_for_other_classes_than_the_predicted(committed, cifar):
     analyzer = Analyzer(committed, "lrp.epsilon", epsilon=0.1, keep_layers=True)
-    agreement = verify.compare(analyzer, ref.from_keras(committed), ref.Epsilon(0.1), cifar.x_test,
-                               target=np.arange(IMAGES) % 10)
+    agreement = verify.compare(
+        analyzer, ref.from_keras(committed), ref.Epsilon(0.1), cifar.x_test, target=np.arange(IMAGES) % 10
+    )
     assert agreement.worst <= 1e-4
 
 
@@ -192,8 +203,9 @@ def test_lrp0_equals_gradient_times_input_on_this_relu_network(committed, cifar)
     assert np.abs(lrp0 - gradient_x_input).max() <= 1e-3 * np.abs(gradient_x_input).max()
 
 
-@pytest.mark.parametrize("method", ["gradient", "input_t_gradient", "smoothgrad", "integrated_gradients",
-                                    "guided_backprop", "deep_taylor"])
+@pytest.mark.parametrize(
+    "method", ["gradient", "input_t_gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "deep_taylor"]
+)
 def test_gradient_based_analyzers_run_on_the_minivgg(briefly_trained, cifar, method):
     relevance = Analyzer(briefly_trained, method).analyze(cifar.x_test[:4])
     assert relevance.shape == (4, 32, 32, 3)
@@ -273,7 +285,9 @@ def test_reference_rules_on_a_hand_checkable_layer():
     np.testing.assert_allclose(ref.Epsilon(0.5).relevance(layer, a, R), [[2 * 4 / -1.0, -3 * 4 / -1.0]])
     np.testing.assert_allclose(ref.ZPlus().relevance(layer, a, R), [[4.0, 0.0]])
     np.testing.assert_allclose(ref.AlphaBeta(2, 1).relevance(layer, a, R), [[8.0, -4.0]])
-    np.testing.assert_allclose(ref.Gamma(1.0).relevance(layer, a, R), [[4 * 4 / 2, -3 * 4 / 2]])  # w = (4, -1), b = 1: z = 2
+    np.testing.assert_allclose(
+        ref.Gamma(1.0).relevance(layer, a, R), [[4 * 4 / 2, -3 * 4 / 2]]
+    )  # w = (4, -1), b = 1: z = 2
     np.testing.assert_allclose(ref.WSquare().relevance(layer, a, R), [[4 * 4 / 5, 1 * 4 / 5]])
     np.testing.assert_allclose(ref.Flat().relevance(layer, a, R), [[2.0, 2.0]])
     zb = ref.ZBox(low=0.0, high=4.0).relevance(layer, a, R)  # z = (2 - 3) - 0 - 4*(-1) = 3

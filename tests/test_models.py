@@ -1,4 +1,5 @@
 """The seed's miniVGG: architecture, parameter count, training, save/load."""
+
 import json
 
 import numpy as np
@@ -109,7 +110,7 @@ def test_augmentation_crops_and_flips_without_changing_content_scale():
     assert sum(unchanged) < 8  # only a centred crop without a flip leaves an image unchanged (1 in 162)
     # every augmented image is a shifted (and maybe flipped) window of its zero-padded original
     padded = np.pad(images[5], ((4, 4), (4, 4), (0, 0)))
-    windows = [padded[r:r + 32, c:c + 32] for r in range(9) for c in range(9)]
+    windows = [padded[r : r + 32, c : c + 32] for r in range(9) for c in range(9)]
     assert any(np.array_equal(augmented[5], w) or np.array_equal(augmented[5], w[:, ::-1]) for w in windows)
 
 
@@ -147,8 +148,7 @@ def test_recipe_with_weight_decay_and_flips_only_trains():
 
     data = _separable_data()
     model = mini_vgg(num_classes=2)
-    recipe = Recipe(learning_rate=1e-3, batch_size=64, augment=True, schedule="one_cycle",
-                    weight_decay=0.05, crop=0)
+    recipe = Recipe(learning_rate=1e-3, batch_size=64, augment=True, schedule="one_cycle", weight_decay=0.05, crop=0)
     history = train(model, data, recipe, epochs=2, progress=False)
     assert type(model.optimizer).__name__ == "AdamW"
     assert history.history["accuracy"][-1] > 0.9

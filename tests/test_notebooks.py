@@ -1,11 +1,10 @@
 """Every notebook follows the collection's skeleton, is listed in the contents, links only to
 images that exist, and is committed with the outputs of one complete run."""
+
 import json
 import re
-from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

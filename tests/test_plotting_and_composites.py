@@ -1,4 +1,5 @@
 """Heatmap conventions, figure helpers, and rule composites."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -45,8 +46,9 @@ def test_confusion_matrix_counts():
     counts = plotting.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 0], 3)
     np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
     # Classes that never occur still get their row and column.
-    np.testing.assert_array_equal(plotting.confusion_matrix([1, 1], [1, 2], 4),
-                                  [[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        plotting.confusion_matrix([1, 1], [1, 2], 4), [[0, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+    )
 
 
 def test_first_per_class_prefers_correct_predictions():
@@ -59,12 +61,19 @@ def test_first_per_class_prefers_correct_predictions():
 def test_depth_composite_assigns_rules_by_depth():
     network = ref.from_keras(mini_vgg())
     composite = ref.depth_composite(network)
-    by_name = {layer.name: type(composite.rule_for(layer)).__name__
-               for layer in network.layers if layer.has_weights}
+    by_name = {layer.name: type(composite.rule_for(layer)).__name__ for layer in network.layers if layer.has_weights}
     assert by_name == {
-        "block1_conv1": "ZBox", "block1_bn1": "Epsilon", "block1_conv2": "Gamma", "block1_bn2": "Epsilon",
-        "block2_conv1": "Epsilon", "block2_bn1": "Epsilon", "block2_conv2": "Epsilon", "block2_bn2": "Epsilon",
-        "dense": "LRP0", "dense_bn": "Epsilon", "logits": "LRP0",
+        "block1_conv1": "ZBox",
+        "block1_bn1": "Epsilon",
+        "block1_conv2": "Gamma",
+        "block1_bn2": "Epsilon",
+        "block2_conv1": "Epsilon",
+        "block2_bn1": "Epsilon",
+        "block2_conv2": "Epsilon",
+        "block2_bn2": "Epsilon",
+        "dense": "LRP0",
+        "dense_bn": "Epsilon",
+        "logits": "LRP0",
     }
 
 
@@ -94,5 +103,6 @@ def test_gamma_favours_positive_contributions_also_for_negative_inputs():
     assert np.all(np.isfinite(favoured))
     positive_weights = ref.Dense(np.array([[1.0], [2.0]]), np.zeros(1))
     a_pos = np.array([[1.0, 1.0]])
-    np.testing.assert_allclose(ref.Gamma(0.25).relevance(positive_weights, a_pos, R),
-                               ref.LRP0().relevance(positive_weights, a_pos, R))
+    np.testing.assert_allclose(
+        ref.Gamma(0.25).relevance(positive_weights, a_pos, R), ref.LRP0().relevance(positive_weights, a_pos, R)
+    )

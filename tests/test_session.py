@@ -1,4 +1,5 @@
 """The notebook setup call, quick mode and save_fig()."""
+
 import matplotlib
 
 matplotlib.use("Agg")

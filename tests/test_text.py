@@ -1,6 +1,7 @@
 """LRP for text (notebook 09): the SpamAssassin loader on a tiny corpus made here, tokens and
 sequences, the reference's sequence layers, iNNvestigate against the reference, a planted cue, and
 the real corpus where $LRP_SPAM_DIR names it."""
+
 import hashlib
 import io
 import re
@@ -20,8 +21,9 @@ from lrp_helpers.text import SpamDataError, load_spamassassin
 # A tiny corpus in the official layout
 # ---------------------------------------------------------------------------------------------
 
-TINY_PARTS = tuple(text.Part(part.folder, part.archive, part.label, count)
-                   for part, count in zip(text.PARTS, (8, 4, 4, 4, 4)))
+TINY_PARTS = tuple(
+    text.Part(part.folder, part.archive, part.label, count) for part, count in zip(text.PARTS, (8, 4, 4, 4, 4))
+)
 
 
 def _message(part: text.Part, index: int) -> bytes:
@@ -78,8 +80,10 @@ def archives(tmp_path, tiny_parts):
 
 
 def _write_sums(root: Path) -> None:
-    lines = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root)}"
-             for path in sorted(root.glob("*/0*"))]
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(root)}"
+        for path in sorted(root.glob("*/0*"))
+    ]
     (root / "SHA256SUMS").write_text("\n".join(lines) + "\n")
 
 
@@ -91,7 +95,8 @@ def test_reads_the_unpacked_layout(unpacked):
     labels = np.concatenate([corpus.train.labels, corpus.test.labels])
     assert (labels == text.SPAM).sum() == 8
     first = (corpus.train.names + corpus.test.names).index(
-        next(name for name in corpus.train.names + corpus.test.names if name.startswith("easy_ham/00001.")))
+        next(name for name in corpus.train.names + corpus.test.names if name.startswith("easy_ham/00001."))
+    )
     headers, bodies = corpus.train.headers + corpus.test.headers, corpus.train.bodies + corpus.test.bodies
     assert headers[first] == "From: sender1@easy_ham.example\nSubject: meeting number 1"
     assert bodies[first] == "Hello, this is meeting 1 from easy_ham.\ncaf\ufffd\n"  # replacement character
@@ -109,7 +114,12 @@ def test_split_is_stratified_by_part_and_deterministic(unpacked):
     corpus = load_spamassassin(unpacked, test_share=0.25, seed=5)
     test_parts = [name.split("/")[0] for name in corpus.test.names]
     assert {part.folder: test_parts.count(part.folder) for part in TINY_PARTS} == {
-        "easy_ham": 2, "hard_ham": 1, "spam": 1, "easy_ham_2": 1, "spam_2": 1}
+        "easy_ham": 2,
+        "hard_ham": 1,
+        "spam": 1,
+        "easy_ham_2": 1,
+        "spam_2": 1,
+    }
     assert load_spamassassin(unpacked, seed=5).test.names == corpus.test.names
     assert load_spamassassin(unpacked, seed=6).test.names != corpus.test.names
     assert not set(corpus.train.names) & set(corpus.test.names)
@@ -176,8 +186,11 @@ def test_missing_folder_names_it_and_says_how_to_fix(tmp_path, tiny_parts):
 
 def test_incomplete_folder_lists_what_is_missing(unpacked):
     shutil.rmtree(unpacked / "hard_ham")
-    with pytest.raises(SpamDataError, match=r"incomplete: it has neither the archive nor the unpacked folder of "
-                                            r"20021010_hard_ham.tar.bz2\. To fix it"):
+    with pytest.raises(
+        SpamDataError,
+        match=r"incomplete: it has neither the archive nor the unpacked folder of "
+        r"20021010_hard_ham.tar.bz2\. To fix it",
+    ):
         load_spamassassin(unpacked)
 
 
@@ -210,7 +223,9 @@ def test_failed_download_gives_the_clear_error(tmp_path, tiny_parts, monkeypatch
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(text, "_fetch", no_network)
-    with pytest.raises(SpamDataError, match="download of 20021010_easy_ham.tar.bz2 failed .*no route to host.*To fix it"):
+    with pytest.raises(
+        SpamDataError, match="download of 20021010_easy_ham.tar.bz2 failed .*no route to host.*To fix it"
+    ):
         load_spamassassin()
 
 
@@ -236,7 +251,18 @@ def test_download_fetches_the_official_archives_into_the_cache(archives, tmp_pat
 
 def test_tokenize():
     assert text.tokenize("Save $500 NOW!!! Visit www.Example.com, don't wait") == [
-        "save", "$", "500", "now", "!", "!", "!", "visit", "www.example.com", "don't", "wait"]
+        "save",
+        "$",
+        "500",
+        "now",
+        "!",
+        "!",
+        "!",
+        "visit",
+        "www.example.com",
+        "don't",
+        "wait",
+    ]
     assert text.tokenize("a b c d", limit=2) == ["a", "b"]
     assert text.tokenize("x" * 100) == ["x" * text.MAX_TOKEN_CHARS]
 
@@ -350,7 +376,9 @@ def test_centring_the_logits_keeps_the_probabilities():
 def test_padding_embeds_to_zero_and_gets_no_relevance(trained):
     model, _, sequences, _ = trained
     embedded = text.embed(model, sequences.ids[:4])
-    keras_embedded = tf.keras.Model(model.input, model.get_layer("embedding").output).predict(sequences.ids[:4], verbose=0)
+    keras_embedded = tf.keras.Model(model.input, model.get_layer("embedding").output).predict(
+        sequences.ids[:4], verbose=0
+    )
     np.testing.assert_allclose(embedded, keras_embedded, atol=1e-7)
     assert (sequences.ids[:4] == 0).any() and np.all(embedded[sequences.ids[:4] == 0] == 0)
     analyzer = analysis.Analyzer(text.explainable_part(model), "lrp.epsilon", epsilon=0.1, input_range=None)
@@ -358,13 +386,17 @@ def test_padding_embeds_to_zero_and_gets_no_relevance(trained):
     assert np.all(relevance[sequences.ids[:4] == 0] == 0) and np.abs(relevance).max() > 0
 
 
-@pytest.mark.parametrize("method, rule", [
-    ("lrp.epsilon", ref.Epsilon(0.1)),
-    ("lrp.epsilon", ref.Epsilon(0.01)),
-    ("lrp.alpha_1_beta_0_IB", ref.AlphaBeta(1, 0)),
-    ("lrp.alpha_2_beta_1_IB", ref.AlphaBeta(2, 1)),
-    ("lrp.z_plus", ref.ZPlus()),
-], ids=["eps0.1", "eps0.01", "alpha1beta0", "alpha2beta1", "zplus"])
+@pytest.mark.parametrize(
+    "method, rule",
+    [
+        ("lrp.epsilon", ref.Epsilon(0.1)),
+        ("lrp.epsilon", ref.Epsilon(0.01)),
+        ("lrp.alpha_1_beta_0_IB", ref.AlphaBeta(1, 0)),
+        ("lrp.alpha_2_beta_1_IB", ref.AlphaBeta(2, 1)),
+        ("lrp.z_plus", ref.ZPlus()),
+    ],
+    ids=["eps0.1", "eps0.01", "alpha1beta0", "alpha2beta1", "zplus"],
+)
 def test_innvestigate_matches_the_reference_at_every_layer(trained, method, rule):
     model, _, sequences, _ = trained
     params = {"epsilon": rule.epsilon} if isinstance(rule, ref.Epsilon) else {}
@@ -417,7 +449,9 @@ def test_a_planted_cue_is_found_by_lrp():
     assert np.median(mass[ham]) > 0.3  # one token of about 33: chance is 3%
     assert (relevance.argmax(axis=1) == positions)[ham].mean() > 0.8
     logits = analyzer.logits(text.embed(model, cued.ids[ham]))[:, text.SPAM]
-    assert (logits - analyzer.logits(text.embed(model, test.ids[ham]))[:, text.SPAM]).min() > 0  # the cue pushes to spam
+    assert (
+        logits - analyzer.logits(text.embed(model, test.ids[ham]))[:, text.SPAM]
+    ).min() > 0  # the cue pushes to spam
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ each notebook in quick mode from a scratch folder, as Colab does from /content, 
 importable and git told to fetch REPOSITORY from this checkout. So the set-up's clone, its installs and
 its CIFAR-10 step really run; only the download is replaced by $LRP_CIFAR10_DIR when that is set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,20 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # What Colab's runtime already has, of what the notebooks need (versions: constraints/current.txt).
-COLAB_PREINSTALLED = ("tensorflow", "tf-keras", "numpy", "matplotlib", "ipywidgets", "scipy", "scikit-learn",
-                      "scikit-image", "h5py", "tqdm", "ipykernel", "nbconvert")
-SETUP_FIRST_LINE = "import os, sys"
+COLAB_PREINSTALLED = (
+    "tensorflow",
+    "tf-keras",
+    "numpy",
+    "matplotlib",
+    "ipywidgets",
+    "scipy",
+    "scikit-learn",
+    "scikit-image",
+    "h5py",
+    "tqdm",
+    "ipykernel",
+    "nbconvert",
+)
 SETUP_CONDITION = 'if "google.colab" in sys.modules and not os.path.isdir("../lrp_helpers"):'
 
 
@@ -48,20 +60,24 @@ def badge(notebook: str) -> str:
 
 
 def setup_code() -> str:
-    """The block that starts every notebook's first code cell."""
+    """The block that starts every notebook's first code cell (as `ruff format` would write it)."""
     clone = REPOSITORY.split("/")[1]
-    return f'''{SETUP_FIRST_LINE}
+    return f'''import os
+import sys
+
 {SETUP_CONDITION}  # on Colab, once
     import subprocess
+
     os.environ["TF_USE_LEGACY_KERAS"] = "1"  # Keras 2 for iNNvestigate, before TensorFlow loads
     if not os.path.isdir("{clone}"):  # the collection: lrp_helpers, trained models
-        subprocess.run(["git", "clone", "--quiet", "--depth=1",
-                        "https://github.com/{REPOSITORY}", "{clone}"], check=True)
+        repository = "https://github.com/{REPOSITORY}"
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", repository, "{clone}"], check=True)
     # Colab has all other dependencies; --no-deps keeps its versions (iNNvestigate's are stale)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--ignore-requires-python", "./{clone}", "innvestigate==2.1.2"], check=True)
+    pip_install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-requires-python"]
+    subprocess.run([*pip_install, "./{clone}", "innvestigate==2.1.2"], check=True)
     os.chdir("{clone}/notebooks")
     from lrp_helpers.data import load_cifar10
+
     load_cifar10(train_size=10, test_size=10)  # downloads CIFAR-10 once (163 MB)
 '''
 
@@ -71,11 +87,14 @@ def _lines(text: str) -> list[str]:
 
 
 def _strip_setup(source: str) -> str:
-    """The cell source without an earlier version of the set-up block."""
+    """The cell source without an earlier version of the set-up block (its imports, the `if` and its body)."""
     lines = _lines(source)
-    if len(lines) < 2 or lines[0].rstrip() != SETUP_FIRST_LINE or not lines[1].startswith('if "google.colab"'):
+    start = 0
+    while start < len(lines) and lines[start].strip() in ("import os, sys", "import os", "import sys", ""):
+        start += 1
+    if start == 0 or start == len(lines) or not lines[start].startswith(SETUP_CONDITION):
         return source
-    end = 2
+    end = start + 1
     while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
         end += 1
     return "".join(lines[end:])
@@ -89,7 +108,9 @@ def with_badge(markdown: str, notebook: str) -> str:
     """The title line, then the badge line, then the rest (an older badge line replaced)."""
     title, _, rest = markdown.partition("\n")
     rest = re.sub(r"^\n?\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n", "", rest)
-    return f"{title}\n\n{badge(notebook)}\n{rest}" if rest.startswith("\n") else f"{title}\n\n{badge(notebook)}\n\n{rest}"
+    return (
+        f"{title}\n\n{badge(notebook)}\n{rest}" if rest.startswith("\n") else f"{title}\n\n{badge(notebook)}\n\n{rest}"
+    )
 
 
 def updated_notebook(path: Path) -> str:
@@ -103,6 +124,7 @@ def updated_notebook(path: Path) -> str:
 
 def updated_readme(text: str) -> str:
     """The contents table's notebook links, each followed by its Colab badge."""
+
     def link(match):
         return f"{match['link']} {badge(match['file'])}"
 
@@ -141,17 +163,32 @@ def simulate(python: str, constraints: Path) -> None:
         startup.mkdir()
         # Colab's kernel has google.colab imported before the first cell runs.
         (startup / "sitecustomize.py").write_text(
-            "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n")
-        env = {**os.environ, "PYTHONPATH": str(startup), "LRP_QUICK": "1",
-               "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.file://{ROOT}.insteadOf",
-               "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}"}
+            "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+        )
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(startup),
+            "LRP_QUICK": "1",
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"url.file://{ROOT}.insteadOf",
+            "GIT_CONFIG_VALUE_0": f"https://github.com/{REPOSITORY}",
+        }
         env.pop("TF_USE_LEGACY_KERAS", None)
         for path in NOTEBOOKS:
             notebook_start = time.perf_counter()
             copy = content / path.name  # Colab runs a notebook opened from GitHub in /content
             copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-            run(str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-                "--ExecutePreprocessor.timeout=1800", str(copy), env=env)
+            run(
+                str(venv / "bin" / "jupyter"),
+                "nbconvert",
+                "--to",
+                "notebook",
+                "--execute",
+                "--inplace",
+                "--ExecutePreprocessor.timeout=1800",
+                str(copy),
+                env=env,
+            )
             print(f"{path.name}: ran on the Colab versions in {time.perf_counter() - notebook_start:.0f} s", flush=True)
     print(f"All {len(NOTEBOOKS)} notebooks ran through the Colab set-up in {time.perf_counter() - start:.0f} s")
 

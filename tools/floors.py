@@ -6,6 +6,7 @@
 checked. Requirements whose `python_version` marker excludes 3.11 belong to the current stack,
 whose floors are exactly the versions its lock pins (constraints/current.txt).
 """
+
 import operator
 import re
 import sys
@@ -38,7 +39,9 @@ def floor(name: str, specifiers: str) -> str:
 
 def lines() -> list[str]:
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + [req for extra in project["optional-dependencies"].values() for req in extra]
+    requirements = project["dependencies"] + [
+        req for extra in project["optional-dependencies"].values() for req in extra
+    ]
     pins = []
     for requirement in requirements:
         match = REQUIREMENT.match(requirement.strip())
