@@ -85,22 +85,9 @@ def test_cascading_randomisation_goes_top_down_and_leaves_the_original_alone():
             )
         ]
         stages.append((name, changed))
-    assert [name for name, _ in stages] == [
-        "logits",
-        "dense",
-        "block2_conv2",
-        "block2_conv1",
-        "block1_conv2",
-        "block1_conv1",
-    ]
-    assert stages[0][1] == ["logits"] and set(stages[-1][1]) == {
-        "logits",
-        "dense",
-        "block2_conv2",
-        "block2_conv1",
-        "block1_conv2",
-        "block1_conv1",
-    }
+    top_down = ["logits", "dense", "block2_conv2", "block2_conv1", "block1_conv2", "block1_conv1"]
+    assert [name for name, _ in stages] == top_down
+    assert stages[0][1] == ["logits"] and set(stages[-1][1]) == set(top_down)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
