@@ -25,3 +25,11 @@ def cifar10_dir():
     from lrp_helpers import data
 
     return data.locate_cifar10()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_graph():
+    """Each test module starts on an empty TensorFlow graph. In graph mode every model a test builds
+    or loads stays in the one default graph, and Keras's work per model (initialising variables)
+    grows with the graph's size: without this, the last modules run several times slower."""
+    tf.keras.backend.clear_session()

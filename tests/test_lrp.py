@@ -12,12 +12,12 @@ from lrp_helpers.analysis import Analyzer
 IMAGES = 64  # real test images; the near-tie filter keeps most of them (asserted: at least 16)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cifar(cifar10_dir):
     return data.load_cifar10(cifar10_dir, train_size=4_000, test_size=IMAGES)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def briefly_trained(cifar):
     """One epoch on 4,000 images: BatchNorm statistics are far from their initial mean 0, var 1."""
     tf.keras.utils.set_random_seed(0)
@@ -26,7 +26,7 @@ def briefly_trained(cifar):
     return model
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def committed():
     path = models.model_path(quick=False)
     if not path.exists():
