@@ -56,7 +56,7 @@ constraints/floors.txt: pyproject.toml tools/floors.py
 	$(PYTHON) tools/floors.py > $@
 
 # pytest exits 5 when it collected no test: report that plainly (it still fails the run).
-# PYTEST_ARGS narrows a run (CI runs the floors stack on the unit tests only).
+# PYTEST_ARGS narrows a run (CI runs the floors stack on the unit tests that are not marked slow).
 test: $(STAMP)
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked." >&2; fi; \

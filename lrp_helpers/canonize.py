@@ -116,6 +116,7 @@ class MergeBatchNorm:
         }
         canonized = tf.keras.Sequential(name=f"{model.name}_canonized")
         canonized.add(tf.keras.Input(shape=input_shape, name=model.input_names[0]))
+        assignments = []  # set in one call: in graph mode each call's cost grows with the graph
         for layer in model.layers:
             if isinstance(layer, (tf.keras.layers.InputLayer, tf.keras.layers.BatchNormalization)):
                 continue
@@ -128,7 +129,9 @@ class MergeBatchNorm:
                 canonized.add(BiasMapConv2D.from_config({**config, "use_bias": True, "bias_shape": new.bias.shape}))
             else:
                 canonized.add(type(layer).from_config({**config, "use_bias": True}))
-            canonized.layers[-1].set_weights([new.weight.astype(np.float32), new.bias.astype(np.float32)])
+            values = (new.weight.astype(np.float32), new.bias.astype(np.float32))
+            assignments += zip(canonized.layers[-1].weights, values)
+        tf.keras.backend.batch_set_value(assignments)
         return canonized
 
     @staticmethod

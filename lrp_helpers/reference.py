@@ -631,13 +631,21 @@ def conservation(names: list[str], relevances: list[np.ndarray]) -> Conservation
 # ---------------------------------------------------------------------------------------------
 
 
+def _read_all(keras_layers) -> list[np.ndarray]:
+    import tensorflow as tf
+
+    return tf.keras.backend.batch_get_value([weight for layer in keras_layers for weight in layer.weights])
+
+
 def from_keras(model) -> Network:
     """Convert a sequential Keras model made of Conv2D, Dense, ReLU, BatchNormalization,
     MaxPooling2D, Dropout and Flatten layers. The final softmax is dropped."""
     layers: list[Layer] = []
     keras_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    # All weights in one read: in graph mode every read costs time that grows with the graph's size.
+    values = iter(_read_all(keras_layers))
     for position, layer in enumerate(keras_layers):
-        kind, name, weights = type(layer).__name__, layer.name, layer.get_weights()
+        kind, name, weights = type(layer).__name__, layer.name, [next(values) for _ in layer.weights]
         config = layer.get_config()
         activation = config.get("activation", "linear")
         if kind in ("Conv2D", "BiasMapConv2D", "Dense"):

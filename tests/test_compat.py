@@ -76,6 +76,7 @@ def _numbers(cifar10_dir) -> dict[str, np.ndarray]:
     return numbers
 
 
+@pytest.mark.slow
 def test_committed_model_gives_the_same_numbers_on_every_stack(cifar10_dir):
     """The reference was computed on the classic stack (python tests/test_compat.py writes it)."""
     reference = np.load(REFERENCE)
@@ -87,6 +88,7 @@ def test_committed_model_gives_the_same_numbers_on_every_stack(cifar10_dir):
         assert np.abs(numbers[name] - expected).max() <= TOLERANCE * scale, name
 
 
+@pytest.mark.slow
 def test_a_model_saved_on_this_stack_loads_on_the_other(tmp_path):
     """.h5 models go both ways: saved here, loaded by the other stack's venv (CI builds both first)."""
     other = ROOT / (".venv-current" if sys.version_info < (3, 12) else ".venv") / "bin" / "python"

@@ -68,6 +68,7 @@ def test_similarity_measures_on_known_cases():
     assert np.all(np.abs(evaluation.spearman(maps, rng.random((3, 16, 16)))) < 0.2)
 
 
+@pytest.mark.slow
 def test_cascading_randomisation_goes_top_down_and_leaves_the_original_alone():
     from lrp_helpers.models import mini_vgg
 
@@ -118,6 +119,7 @@ def test_randomised_conv_kernel_counts_the_receptive_field():
     assert layer.get_weights()[0].std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
 
 
+@pytest.mark.slow
 def test_lrp_epsilon_beats_a_random_ordering_on_the_committed_model(cifar10_dir):
     from lrp_helpers import data, methods, models
 

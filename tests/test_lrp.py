@@ -9,6 +9,8 @@ from lrp_helpers import analysis, data, methods, models, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
+pytestmark = pytest.mark.slow  # TensorFlow-bound throughout (pyproject: markers)
+
 IMAGES = 64  # real test images; the near-tie filter keeps most of them (asserted: at least 16)
 
 

@@ -87,6 +87,7 @@ def test_logits_are_the_output_before_the_softmax(committed, images):
     np.testing.assert_array_equal(models.logits(committed, images), logits)
 
 
+@pytest.mark.slow
 def test_every_method_explains_the_requested_class(canonized, images):
     targets = np.arange(len(images)) % 10
     maps = {name: methods.relevance_maps(canonized, images, name, target=targets) for name in methods.REGISTRY}

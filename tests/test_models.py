@@ -62,6 +62,7 @@ def _separable_data(n=256, seed=0):
     return CIFAR10(x, y, x[:64], y[:64], class_names=("dark", "bright"))
 
 
+@pytest.mark.slow
 def test_training_learns_and_moves_batchnorm_statistics():
     data = _separable_data()
     model = mini_vgg(num_classes=2)
@@ -143,6 +144,7 @@ def test_decoupled_weight_decay_shrinks_kernels_only():
     np.testing.assert_allclose(session.run(bias), 2.0)
 
 
+@pytest.mark.slow
 def test_recipe_with_weight_decay_and_flips_only_trains():
     from lrp_helpers.models import Recipe
 

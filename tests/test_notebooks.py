@@ -1,6 +1,8 @@
 """Every notebook follows the collection's skeleton, is listed in the contents, links only to
-images that exist, and is committed with the outputs of one complete run."""
+images that exist, teaches the package's own code where it says so (`# @save`), and is committed with
+the outputs of one complete run."""
 
+import ast
 import json
 import re
 
@@ -65,3 +67,32 @@ def test_committed_with_the_outputs_of_one_full_run(path):
     text = json.dumps(outputs)
     assert "Quick mode (LRP_QUICK=1)" not in text, "committed outputs must come from a full run"
     assert len(text) < 3_000_000, "keep embedded outputs small"
+
+
+SAVED = "# @save"  # a code cell starting with this line teaches code that lrp_helpers ships verbatim
+
+
+def _definitions(source):
+    """{name: source} of the functions and classes defined at the top level of `source`."""
+    return {
+        node.name: ast.get_source_segment(source, node)
+        for node in ast.parse(source).body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    }
+
+
+def test_saved_cells_are_the_package_code():
+    package = {}
+    for module in sorted((ROOT / "lrp_helpers").glob("*.py")):
+        for name, source in _definitions(module.read_text(encoding="utf-8")).items():
+            package.setdefault(name, []).append(source)
+    saved = [
+        (path.name, name, source)
+        for path in NOTEBOOKS
+        for cell in _cells(path)
+        if cell["cell_type"] == "code" and _source(cell).startswith(SAVED)
+        for name, source in _definitions(_source(cell)).items()
+    ]
+    assert saved, f"no notebook cell starts with {SAVED}"
+    for notebook, name, source in saved:
+        assert source in package.get(name, []), f"{notebook}: {name} differs from its lrp_helpers version"
