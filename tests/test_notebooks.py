@@ -96,3 +96,30 @@ def test_saved_cells_are_the_package_code():
     assert saved, f"no notebook cell starts with {SAVED}"
     for notebook, name, source in saved:
         assert source in package.get(name, []), f"{notebook}: {name} differs from its lrp_helpers version"
+
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
+
+
+def _exercises(path):
+    """The numbered exercises of a notebook's "## Exercises" section."""
+    text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
+    return re.findall(r"^(\d+)\. ", text[text.index("## Exercises") :], flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solutions_answer_every_exercise_and_are_linked(path):
+    notebook = ROOT / "notebooks" / path.name.replace("_solutions", "")
+    cells = _cells(path)
+    assert _source(cells[0]).startswith(f"# Solutions — {path.name[:2]}: "), "title"
+    assert "setup_notebook()" in _source(next(c for c in cells if c["cell_type"] == "code")), "setup call first"
+    answered = [
+        line.removeprefix("## Exercise ")
+        for c in cells
+        if c["cell_type"] == "markdown"
+        for line in _source(c).splitlines()
+        if line.startswith("## Exercise ")
+    ]
+    assert answered == _exercises(notebook)
+    exercises = "\n".join(_source(c) for c in _cells(notebook) if "## Exercises" in _source(c))
+    assert f"(../solutions/{path.name})" in exercises, f"{notebook.name} does not link its solutions"

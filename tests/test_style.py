@@ -1,12 +1,12 @@
-"""Lint and format with ruff (configured in pyproject.toml) on the package, tests, benchmarks, tools and
-notebooks. To fix: `ruff check --fix` and `ruff format` on the paths below."""
+"""Lint and format with ruff (configured in pyproject.toml) on the package, tests, benchmarks, tools,
+notebooks and solutions. To fix: `ruff check --fix` and `ruff format` on the paths below."""
 
 import subprocess
 import sys
 
 from conftest import ROOT
 
-PATHS = ["lrp_helpers", "tests", "benchmarks", "tools", "notebooks"]
+PATHS = ["lrp_helpers", "tests", "benchmarks", "tools", "notebooks", "solutions"]
 
 
 def ruff(*arguments):
