@@ -33,3 +33,22 @@ def fresh_graph():
     or loads stays in the one default graph, and Keras's work per model (initialising variables)
     grows with the graph's size: without this, the last modules run several times slower."""
     tf.keras.backend.clear_session()
+
+
+@pytest.fixture(scope="module")
+def committed():
+    """The committed full-run model (models/mini_vgg.h5), loaded into the module's graph."""
+    from lrp_helpers import models
+
+    path = models.model_path(quick=False)
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the committed full-run model is part of the repository")
+    return models.load_model(path)
+
+
+@pytest.fixture(scope="module")
+def canonized(committed):
+    """The committed model with every BatchNorm merged into the next linear layer."""
+    from lrp_helpers import canonize
+
+    return canonize.canonize(committed)

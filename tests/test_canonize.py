@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import canonize, data, models, verify
+from lrp_helpers import canonize, data, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 from lrp_helpers.canonize import CanonizationError, MergeBatchNorm
 
 IMAGES = 32
-
-
-@pytest.fixture(scope="module")
-def committed():
-    return models.load_model(models.model_path(quick=False))
-
-
-@pytest.fixture(scope="module")
-def canonized(committed):
-    return canonize.canonize(committed)
 
 
 @pytest.fixture(scope="module")

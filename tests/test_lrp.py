@@ -28,14 +28,6 @@ def briefly_trained(cifar):
     return model
 
 
-@pytest.fixture(scope="module")
-def committed():
-    path = models.model_path(quick=False)
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the committed full-run model is part of the repository")
-    return models.load_model(path)
-
-
 @pytest.fixture(params=["briefly_trained", "committed"])
 def model(request):
     return request.getfixturevalue(request.param)

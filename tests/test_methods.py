@@ -4,21 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import canonize, data, methods, models
+from lrp_helpers import data, methods, models
 from lrp_helpers import reference as ref
 
 LOGITS = np.array([[0.0, 2.0, 1.0], [3.0, 0.0, 1.0]])
 CLASS_NAMES = ("cat", "dog", "emu")
-
-
-@pytest.fixture(scope="module")
-def committed():
-    return models.load_model(models.model_path(quick=False))
-
-
-@pytest.fixture(scope="module")
-def canonized(committed):
-    return canonize.canonize(committed)
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,11 @@ NumPy reference and as iNNvestigate, on the miniVGG as trained and canonized."""
 import numpy as np
 import pytest
 
-from lrp_helpers import canonize, data, models, scratch, verify
+from lrp_helpers import data, models, scratch, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
 pytestmark = pytest.mark.slow  # TensorFlow-bound (pyproject: markers)
-
-
-@pytest.fixture(scope="module")
-def committed():
-    return models.load_model(models.model_path(quick=False))
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +38,8 @@ CASES = [
 
 
 @pytest.mark.parametrize("trained, params, rule", CASES, ids=lambda case: str(case))
-def test_scratch_equals_the_reference(committed, images, trained, params, rule):
-    model = committed if trained == "as trained" else canonize.canonize(committed)
+def test_scratch_equals_the_reference(committed, canonized, images, trained, params, rule):
+    model = committed if trained == "as trained" else canonized
     network = ref.from_keras(model)
     targets = network.logits(images).argmax(axis=1)
     relevance = scratch.lrp(model, **params)([images, targets])[0]
@@ -52,8 +47,7 @@ def test_scratch_equals_the_reference(committed, images, trained, params, rule):
     assert _relative_error(relevance, network.explain(images, rule, targets).input) <= tolerance
 
 
-def test_scratch_equals_innvestigate(committed, images):
-    canonized = canonize.canonize(committed)
+def test_scratch_equals_innvestigate(committed, canonized, images):
     targets = models.logits(committed, images).argmax(axis=1)
     for model, params, rule in (
         (committed, {"epsilon": 0.1}, ref.Epsilon(0.1)),
