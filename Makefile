@@ -37,7 +37,7 @@ STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := constraints/$(STACK).txt
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: all env test notebooks lock colab colab-run clean
+.PHONY: all env test notebooks lock colab colab-env colab-run clean
 
 all: notebooks
 
@@ -84,11 +84,15 @@ lock:
 	rm -rf .venv-lock
 
 # Every notebook, quick mode, through its Colab first cell, in a venv with Colab's versions (CI runs it).
+# `make colab-env` only prepares that venv (CI does it beside the other venvs).
 colab:
-	$(MAKE) --no-print-directory STACK=current colab-run
+	$(MAKE) --no-print-directory STACK=current colab-run COLAB_STEP=--simulate
+
+colab-env:
+	$(MAKE) --no-print-directory STACK=current colab-run COLAB_STEP=--prepare
 
 colab-run:
-	$(PYTHON) tools/colab.py --simulate --python $(PYTHON) --constraints constraints/current.txt
+	$(PYTHON) tools/colab.py $(COLAB_STEP) --python $(PYTHON) --constraints constraints/current.txt
 
 clean:
 	rm -rf .venv .venv-current .venv-floors .venv-colab .venv-lock images/quick models/quick .pytest_cache

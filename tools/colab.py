@@ -3,6 +3,7 @@
     python tools/colab.py           # write the badges and the Colab set-up into notebooks/ and README.md
     python tools/colab.py --check   # exit 1 if a notebook or the README is not up to date
     make colab                      # run every notebook as Colab would, in a venv with Colab's versions
+    make colab-env                  # only prepare that venv (--prepare)
 
 Writing is idempotent: re-run it after notebooks were re-executed elsewhere. Only cell sources change,
 never outputs; off Colab the set-up does nothing and prints nothing, so existing outputs stay valid.
@@ -145,18 +146,29 @@ def write() -> None:
         print(f"updated {path.relative_to(ROOT)}")
 
 
+VENV = ROOT / ".venv-colab"
+
+
+def run(*command, **kwargs):
+    subprocess.run(command, check=True, **kwargs)
+
+
+def prepare(python: str, constraints: Path) -> None:
+    """The venv as Colab is before the set-up cell: Colab's packages, without lrp_helpers and iNNvestigate."""
+    start = time.perf_counter()
+    if not (VENV / "bin" / "python").exists():
+        run(python, "-m", "venv", str(VENV))
+        run(str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    # Reset on every run, so that each run's set-up cells install lrp_helpers and iNNvestigate anew.
+    run(str(VENV / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes", "lrp_helpers", "innvestigate")
+    run(str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), *COLAB_PREINSTALLED)
+    print(f"Colab venv ready in {time.perf_counter() - start:.0f} s", flush=True)
+
+
 def simulate(python: str, constraints: Path) -> None:
     """Every notebook through its Colab set-up, in quick mode, in a venv with Colab's packages."""
-    venv = ROOT / ".venv-colab"
-    run = lambda *command, **kwargs: subprocess.run(command, check=True, **kwargs)  # noqa: E731
     start = time.perf_counter()
-    if not (venv / "bin" / "python").exists():
-        run(python, "-m", "venv", str(venv))
-        run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    # The venv is Colab before the set-up cell: reset it so each run installs lrp_helpers and iNNvestigate anew.
-    run(str(venv / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes", "lrp_helpers", "innvestigate")
-    run(str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), *COLAB_PREINSTALLED)
-    print(f"Colab venv ready in {time.perf_counter() - start:.0f} s", flush=True)
+    prepare(python, constraints)
     with tempfile.TemporaryDirectory(prefix="colab-") as scratch:
         content, startup = Path(scratch) / "content", Path(scratch) / "startup"
         content.mkdir()
@@ -179,7 +191,7 @@ def simulate(python: str, constraints: Path) -> None:
             copy = content / path.name  # Colab runs a notebook opened from GitHub in /content
             copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
             run(
-                str(venv / "bin" / "jupyter"),
+                str(VENV / "bin" / "jupyter"),
                 "nbconvert",
                 "--to",
                 "notebook",
@@ -197,10 +209,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if anything is out of date")
     parser.add_argument("--simulate", action="store_true", help="run every notebook as Colab would")
-    parser.add_argument("--python", default="python3.13", help="the Python for the Colab venv (--simulate)")
+    parser.add_argument("--prepare", action="store_true", help="only prepare the venv that --simulate uses")
+    parser.add_argument("--python", default="python3.13", help="the Python for the Colab venv (--simulate, --prepare)")
     parser.add_argument("--constraints", type=Path, default=ROOT / "constraints" / "current.txt")
     args = parser.parse_args()
-    if args.simulate:
+    if args.prepare:
+        prepare(args.python, args.constraints)
+    elif args.simulate:
         simulate(args.python, args.constraints)
     elif args.check:
         stale = out_of_date()
