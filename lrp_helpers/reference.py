@@ -627,7 +627,7 @@ def conservation(names: list[str], relevances: list[np.ndarray]) -> Conservation
 
 
 # ---------------------------------------------------------------------------------------------
-# From a trained Keras model (read its weights as NumPy arrays; no TensorFlow code runs here).
+# From a trained Keras model: its weights are read once, as NumPy arrays; everything after that is NumPy.
 # ---------------------------------------------------------------------------------------------
 
 
