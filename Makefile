@@ -8,7 +8,8 @@
 #   floors            -- Python 3.11 with every dependency at its lowest allowed version
 #                        (pyproject.toml's floors; checks them)                      venv .venv-floors
 # Other targets: `make lock STACK=...` re-resolves and rewrites a stack's lock file; `make colab` runs
-# every notebook through its Colab first cell in a venv with Colab's versions (tools/colab.py).
+# every notebook through its Colab first cell in a venv with Colab's versions (tools/colab.py); `make slides`
+# writes a reveal.js deck of every notebook into slides/.
 STACK ?= classic
 ifeq ($(STACK),classic)
 PYTHON_VERSION := 3.11
@@ -37,7 +38,7 @@ STAMP := $(VENV)/.installed-stamp
 CONSTRAINTS := constraints/$(STACK).txt
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: all env test notebooks lock colab colab-env colab-run clean
+.PHONY: all env test notebooks slides lock colab colab-env colab-run clean
 
 all: notebooks
 
@@ -62,13 +63,20 @@ test: $(STAMP)
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: nothing was checked." >&2; fi; \
 	exit $$status
 
-# Executes each notebook top to bottom on a fresh kernel and saves it with its outputs.
+# Executes each notebook top to bottom on a fresh kernel and saves it with its outputs, without the
+# progress bars a saved run would freeze at 0% (tools/clean_outputs.py).
 notebooks: $(STAMP)
 	@for notebook in $(NOTEBOOKS); do \
 		echo "== $$notebook"; \
 		LRP_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 "$$notebook" || exit 1; \
+		$(BIN)/python tools/clean_outputs.py "$$notebook" || exit 1; \
 	done
+
+# One reveal.js deck per notebook, from its committed outputs (nothing runs), in slides/ (not committed):
+# open slides/<notebook>.slides.html in a browser; it loads reveal.js and MathJax from public CDNs.
+slides: $(STAMP)
+	$(BIN)/python tools/slides.py --decks slides
 
 # Re-resolve the stack's dependencies from pyproject.toml (newest allowed versions, plus LOCK_PINS) in a
 # scratch venv and write them to its lock file. Run it to refresh the lock, then `make test STACK=...`.
@@ -95,4 +103,4 @@ colab-run:
 	$(PYTHON) tools/colab.py $(COLAB_STEP) --python $(PYTHON) --constraints constraints/current.txt
 
 clean:
-	rm -rf .venv .venv-current .venv-floors .venv-colab .venv-lock images/quick models/quick .pytest_cache
+	rm -rf .venv .venv-current .venv-floors .venv-colab .venv-lock images/quick models/quick .pytest_cache slides .cache

@@ -188,24 +188,25 @@ def print_aopc(aopc, keys):
 def randomisation(model, images, targets, original):
     """{(stage, rule, 'signed'|'absolute'): (layers randomised,) mean Spearman}, cascading from the top.
     Each randomised network is canonized afresh; the engines are chosen as in `all_maps`."""
-    from lrp_helpers import analysis, canonize, evaluation
+    from lrp_helpers import analysis, canonize, evaluation, models
 
-    stages = list(evaluation.cascading_randomisation(model, seed=0))
+    stages = evaluation.cascading_randomisation(model, seed=0)
     result, layers = {}, []
-    for layer, randomised in tqdm(stages, desc="randomisation"):
+    for layer, weights in tqdm(stages, desc="randomisation"):
         layers.append(layer)
-        keras_models = {"before": randomised, "after": canonize.canonize(randomised)}
-        maps = {}
-        for stage, network in networks(randomised, images.shape[1:]).items():
-            for name, (method, value) in LABELS.items():
-                rule = methods.get(method).how(value, network)
-                if stage == "before" and methods.get(method).engine == "reference":
-                    maps[stage, name] = explain(network, images, targets, rule)[0].sum(axis=-1)
-                else:
-                    with analysis.Analyzer(keras_models[stage], rule) as analyzer:
-                        maps[stage, name] = analyzer.analyze(images, targets).sum(axis=-1)
-        with analysis.Analyzer(randomised, "lrp.alpha_2_beta_1") as analyzer:
-            maps["before", INNVESTIGATE_AB] = analyzer.analyze(images, targets).sum(axis=-1)
+        with models.copy_in_own_graph(model, weights) as randomised:
+            keras_models = {"before": randomised, "after": canonize.canonize(randomised)}
+            maps = {}
+            for stage, network in networks(randomised, images.shape[1:]).items():
+                for name, (method, value) in LABELS.items():
+                    rule = methods.get(method).how(value, network)
+                    if stage == "before" and methods.get(method).engine == "reference":
+                        maps[stage, name] = explain(network, images, targets, rule)[0].sum(axis=-1)
+                    else:
+                        with analysis.Analyzer(keras_models[stage], rule) as analyzer:
+                            maps[stage, name] = analyzer.analyze(images, targets).sum(axis=-1)
+            with analysis.Analyzer(randomised, "lrp.alpha_2_beta_1") as analyzer:
+                maps["before", INNVESTIGATE_AB] = analyzer.analyze(images, targets).sum(axis=-1)
         for key, after in maps.items():
             before = original[key][: len(images)]
             result.setdefault((*key, "signed"), []).append(evaluation.spearman(before, after).mean())

@@ -1,9 +1,11 @@
 """Train the miniVGG with each recipe on the full CIFAR-10 and print what it costs.
 
-    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes seed fast]
+    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes seed fast] [--seeds 42 43 44]
 
-For each recipe: seconds per epoch, the first epoch (and wall time) at which test accuracy
-reached 85% (or the best reached), and the final test accuracy. Same machine, one run.
+For each recipe and seed: seconds per epoch, the first epoch (and wall time) at which test accuracy
+reached 85% (or the best reached), and the final test accuracy; with several seeds, each recipe's
+lowest and mean final accuracy. A seed sets the weights' initialisation (TensorFlow's global seed)
+and the flips, crops and image order of augmented training. Same machine, one run per seed.
 """
 
 import argparse
@@ -28,7 +30,8 @@ def main():
         help="seed, fast, the trial variants fast_lr3, fast_lr6, fast_lr20, fast_b64_ls, fast_sgd, "
         "or a variant of a recipe: fast:weight_decay=0.05,crop=2",
     )
-    parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>_benchmark.h5")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="one training run per seed")
+    parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>[_<seed>]_benchmark.h5")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = one per core)")
     args = parser.parse_args()
     setup_notebook()
@@ -99,48 +102,65 @@ def main():
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
     rows = []
     for name in args.recipes:
-        recipe = recipes[name]
-        tf.keras.backend.clear_session()
-        tf.keras.utils.set_random_seed(42)
-        model = models.mini_vgg()
-        epoch_ends = []
-
-        class Clock(tf.keras.callbacks.Callback):
-            """Records when each epoch ends and prints its accuracies."""
-
-            def __init__(self, name, epoch_ends):
-                super().__init__()
-                self.name, self.epoch_ends = name, epoch_ends
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.epoch_ends.append(time.perf_counter())
-                print(
-                    f"  {self.name} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}, "
-                    f"training accuracy {logs['accuracy']:.4f}",
-                    flush=True,
-                )
-
-        start = time.perf_counter()
-        history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock(name, epoch_ends)])
-        seconds = np.array(epoch_ends) - start
-        accuracy = np.array(history.history["val_accuracy"])
-        reached = np.flatnonzero(accuracy >= TARGET)
-        first = int(reached[0]) if len(reached) else None
-        rows.append((name, recipe, seconds, accuracy, first))
-        if args.save:
-            models.save_model(
-                model,
-                f"models/{name.replace(':', '_').replace(',', '_').replace('=', '')}_benchmark.h5",
-                recipe=recipe,
-                test_accuracy=float(accuracy[-1]),
-            )
-    print(f"\n{'recipe':<8}{'epochs':>7}{'s/epoch':>9}{'total min':>11}{'to 85%':>22}{'final acc':>11}{'best acc':>10}")
-    for name, recipe, seconds, accuracy, first in rows:
+        for seed in args.seeds:
+            rows.append((name, seed, *train_once(recipes[name], f"{name} seed {seed}", seed, cifar, args.save)))
+    print(
+        f"\n{'recipe':<8}{'seed':>6}{'epochs':>7}{'s/epoch':>9}{'total min':>11}{'to 85%':>22}"
+        f"{'final acc':>11}{'best acc':>10}"
+    )
+    for name, seed, recipe, seconds, accuracy, first in rows:
         to_target = f"epoch {first + 1}, {seconds[first] / 60:.1f} min" if first is not None else "not reached"
         print(
-            f"{name:<8}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
+            f"{name:<8}{seed:>6}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
             f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}"
         )
+    if len(args.seeds) > 1:
+        for name in args.recipes:
+            final = np.array([accuracy[-1] for recipe_name, _, _, _, accuracy, _ in rows if recipe_name == name])
+            print(
+                f"{name}: final test accuracy over {len(final)} seeds: lowest {final.min():.2%}, "
+                f"mean {final.mean():.2%}, highest {final.max():.2%}"
+            )
+
+
+def train_once(recipe, label, seed, cifar, save):
+    """One training run: (recipe, seconds at each epoch's end, test accuracy per epoch, first epoch
+    at or above the target accuracy or None)."""
+    import tensorflow as tf
+
+    from lrp_helpers import models
+
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(seed)
+    model = models.mini_vgg()
+    epoch_ends = []
+
+    class Clock(tf.keras.callbacks.Callback):
+        """Records when each epoch ends and prints its accuracies."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_ends.append(time.perf_counter())
+            print(
+                f"  {label} epoch {epoch + 1}: test accuracy {logs['val_accuracy']:.4f}, "
+                f"training accuracy {logs['accuracy']:.4f}",
+                flush=True,
+            )
+
+    start = time.perf_counter()
+    history = models.train(model, cifar, recipe, progress=False, callbacks=[Clock()], augmentation_seed=seed)
+    seconds = np.array(epoch_ends) - start
+    accuracy = np.array(history.history["val_accuracy"])
+    reached = np.flatnonzero(accuracy >= TARGET)
+    if save:
+        stem = recipe.name.replace(":", "_").replace(",", "_").replace("=", "")
+        models.save_model(
+            model,
+            f"models/{stem}_{seed}_benchmark.h5",
+            recipe=recipe,
+            seed=seed,
+            test_accuracy=float(accuracy[-1]),
+        )
+    return recipe, seconds, accuracy, int(reached[0]) if len(reached) else None
 
 
 if __name__ == "__main__":

@@ -47,12 +47,15 @@ def perturbation_curves(
     replacement: np.ndarray,
     region: int = 4,
     steps: int | None = None,
+    images_per_call: int = 4096,
 ) -> np.ndarray:
     """The explained logit after replacing 0, 1, ..., steps regions in the given order.
 
     logit_fn:    images -> logits, shape (N, classes)
     order:       (N, regions) region indices, the order in which to perturb
     replacement: (N, H, W, C) values that replace a region's pixels (e.g. uniform noise)
+    images_per_call: the perturbed images of several steps go to `logit_fn` together, up to this
+                 many (one call per step would pay the per-call cost of `predict` every time)
     Returns (N, steps + 1); column 0 is the unperturbed logit.
     """
     n, h, w, _ = images.shape
@@ -60,14 +63,19 @@ def perturbation_curves(
     steps = order.shape[1] if steps is None else steps
     current = images.copy()
     rows = np.arange(n)
-    curves = [logit_fn(current)[rows, targets]]
-    for k in range(steps):
-        top, left = (order[:, k] // per_row) * region, (order[:, k] % per_row) * region
-        for i in range(n):
-            current[i, top[i] : top[i] + region, left[i] : left[i] + region] = replacement[
-                i, top[i] : top[i] + region, left[i] : left[i] + region
-            ]
-        curves.append(logit_fn(current)[rows, targets])
+    perturbed, curves = [current.copy()], []
+    for k in range(steps + 1):
+        if k > 0:
+            top, left = (order[:, k - 1] // per_row) * region, (order[:, k - 1] % per_row) * region
+            for i in range(n):
+                current[i, top[i] : top[i] + region, left[i] : left[i] + region] = replacement[
+                    i, top[i] : top[i] + region, left[i] : left[i] + region
+                ]
+            perturbed.append(current.copy())
+        if k == steps or (len(perturbed) + 1) * n > images_per_call:
+            logits = logit_fn(np.concatenate(perturbed)).reshape(len(perturbed), n, -1)
+            curves.extend(logits[:, rows, targets])
+            perturbed = []
     return np.stack(curves, axis=1)
 
 
@@ -86,31 +94,42 @@ def weight_layers_top_down(model) -> list[str]:
     return [layer.name for layer in reversed(model.layers) if hasattr(layer, "kernel")]
 
 
-def randomise_layer(layer, rng: np.random.Generator) -> None:
-    """Re-initialise a Conv2D/Dense layer in place: Keras' Glorot-uniform kernel (its default
-    initialiser, seeded from `rng`), zero bias."""
+def random_kernel(shape: tuple, dtype, rng: np.random.Generator) -> np.ndarray:
+    """A kernel drawn from Keras' default initialiser (Glorot uniform), seeded from `rng`."""
     import tensorflow as tf
 
-    kernel, *rest = layer.get_weights()
     initializer = tf.keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
-    new = [tf.keras.backend.get_value(initializer(kernel.shape, dtype=kernel.dtype))]
-    layer.set_weights(new + [np.zeros_like(weights) for weights in rest])
+    return tf.keras.backend.get_value(initializer(shape, dtype=dtype))
 
 
-def cascading_randomisation(model, seed: int = 0):
-    """Yield (layer name, model) with the weights of that layer and of every layer above it
-    randomised — the top layer first. Each stage is a separate copy (safe to keep all of them);
-    `model` is not changed. BatchNormalization statistics stay as trained."""
-    import tensorflow as tf
+def randomise_layer(model, weights: list[np.ndarray], name: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """`weights` (a list like `model.get_weights()`) with layer `name` re-initialised: a Glorot-uniform
+    kernel (Keras' default initialiser) seeded from `rng`, zero bias. `weights` is not changed."""
+    first = 0
+    for layer in model.layers:  # get_weights() lists each layer's weights in turn
+        if layer.name == name:
+            break
+        first += len(layer.weights)
+    else:
+        raise ValueError(f"the model has no layer {name!r}")
+    kernel = weights[first]
+    bias = range(first + 1, first + len(model.get_layer(name).weights))
+    return [
+        random_kernel(kernel.shape, kernel.dtype, rng) if i == first else np.zeros_like(w) if i in bias else w
+        for i, w in enumerate(weights)
+    ]
 
+
+def cascading_randomisation(model, seed: int = 0) -> list[tuple[str, list[np.ndarray]]]:
+    """Per stage, top down: (layer name, the model's weights with that layer and every layer above it
+    randomised, as `randomise_layer` does). BatchNormalization statistics stay as trained; `model` is
+    not changed. Load a stage with `models.copy_in_own_graph(model, weights)`."""
     rng = np.random.default_rng(seed)
-    weights = model.get_weights()
+    weights, stages = model.get_weights(), []
     for name in weight_layers_top_down(model):
-        copy = tf.keras.models.clone_model(model)
-        copy.set_weights(weights)
-        randomise_layer(copy.get_layer(name), rng)
-        weights = copy.get_weights()
-        yield name, copy
+        weights = randomise_layer(model, weights, name, rng)
+        stages.append((name, weights))
+    return stages
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:

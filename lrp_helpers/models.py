@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -214,11 +215,13 @@ def train(
     epochs: int | None = None,
     progress: bool = True,
     callbacks: tuple = (),
+    augmentation_seed: int = 0,
 ) -> tf.keras.callbacks.History:
     """Train with the recipe (test set as validation, as the seed does); returns the History.
 
     `epochs` overrides the recipe's epoch count (quick mode). Shows one progress bar over epochs;
-    `callbacks` are passed on to `model.fit`.
+    `callbacks` are passed on to `model.fit`. `augmentation_seed` seeds the random flips, crops and
+    image order of an augmenting recipe; the weights' initialisation follows TensorFlow's global seed.
     """
     from tqdm.auto import tqdm
     from tqdm.keras import TqdmCallback
@@ -233,7 +236,7 @@ def train(
     elif recipe.schedule != "constant":
         raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'constant' or 'one_cycle'")
     if recipe.augment:
-        inputs = {"x": _AugmentedBatches(data.x_train, targets, recipe.batch_size, pad=recipe.crop)}
+        inputs = {"x": _AugmentedBatches(data.x_train, targets, recipe.batch_size, augmentation_seed, recipe.crop)}
     else:
         inputs = {"x": data.x_train, "y": targets, "batch_size": recipe.batch_size}
     start = time.perf_counter()
@@ -259,6 +262,23 @@ def logits(model: tf.keras.Model, images: np.ndarray, batch_size: int = 256) -> 
 
         _SOFTMAX_FREE[model] = model_wo_softmax(model) if _ends_in_softmax(model) else model
     return _SOFTMAX_FREE[model].predict(images, batch_size=batch_size, verbose=0)
+
+
+@contextlib.contextmanager
+def copy_in_own_graph(model: tf.keras.Model, weights: list[np.ndarray] | None = None):
+    """A copy of `model` with `weights` (default: its own) in a TensorFlow graph and session of its
+    own, for the duration of a `with` block.
+
+    In graph mode all models share one default graph, which only grows, and each Keras call that
+    touches it (`predict`, `get_weights`, building a model) costs time in proportion to its size: a
+    loop that builds a model per step slows down step by step. A copy in its own graph costs the
+    same at every step, leaves the default graph as it is, and is freed with the block."""
+    config, weights = model.get_config(), model.get_weights() if weights is None else weights
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session, session.as_default():
+        copy = type(model).from_config(config)
+        copy.set_weights(weights)
+        yield copy
 
 
 def _ends_in_softmax(model) -> bool:

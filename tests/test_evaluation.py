@@ -51,6 +51,32 @@ def test_true_relevance_beats_a_random_ordering():
     assert good.mean() > chance.mean() + 0.5
 
 
+def test_batching_the_steps_changes_nothing_but_the_number_of_calls():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(8, 8))
+    images = rng.random((5, 8, 8, 1))
+    targets = rng.integers(0, 2, size=5)
+    order = np.argsort(rng.random((5, 16)), axis=1)
+    noise = rng.random(images.shape)
+    calls = []
+
+    def f(batch):
+        calls.append(len(batch))
+        return _linear_model(weights)(batch)
+
+    one_call_per_step = np.stack(
+        [evaluation.perturbation_curves(f, images, targets, order, noise, region=2, steps=k)[:, -1] for k in range(11)],
+        axis=1,
+    )
+    for images_per_call, expected_calls in ((1, [5] * 11), (15, [15, 15, 15, 10]), (4096, [55])):
+        calls.clear()
+        curves = evaluation.perturbation_curves(
+            f, images, targets, order, noise, region=2, steps=10, images_per_call=images_per_call
+        )
+        assert calls == expected_calls
+        np.testing.assert_allclose(curves, one_call_per_step)
+
+
 def test_region_relevance_sums_squares():
     maps = np.arange(16, dtype=float).reshape(1, 4, 4)
     np.testing.assert_allclose(
@@ -73,50 +99,70 @@ def test_cascading_randomisation_goes_top_down_and_leaves_the_original_alone():
     from lrp_helpers.models import mini_vgg
 
     model = mini_vgg()
-    before = [w.copy() for w in model.get_weights()]
+    before = model.get_weights()
+    layer_of = [layer.name for layer in model.layers for _ in layer.weights]  # the layer of each weight
     stages = []
-    for name, randomised in evaluation.cascading_randomisation(model, seed=0):
-        changed = [
-            layer.name
-            for layer in model.layers
-            if layer.get_weights()
-            and not all(
-                np.array_equal(a, b)
-                for a, b in zip(layer.get_weights(), randomised.get_layer(layer.name).get_weights())
-            )
-        ]
+    for name, weights in evaluation.cascading_randomisation(model, seed=0):
+        changed = {layer_of[i] for i, (a, b) in enumerate(zip(before, weights)) if not np.array_equal(a, b)}
         stages.append((name, changed))
     top_down = ["logits", "dense", "block2_conv2", "block2_conv1", "block1_conv2", "block1_conv1"]
     assert [name for name, _ in stages] == top_down
-    assert stages[0][1] == ["logits"] and set(stages[-1][1]) == set(top_down)
+    assert [changed for _, changed in stages] == [set(top_down[: k + 1]) for k in range(len(top_down))]
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
-def test_randomised_kernel_has_glorot_scale():
+@pytest.mark.slow
+def test_randomise_layer_changes_that_layer_only():
+    from lrp_helpers.models import mini_vgg
+
+    model = mini_vgg()
+    weights = model.get_weights()
+    kept = [w.copy() for w in weights]
+    randomised = evaluation.randomise_layer(model, weights, "dense", np.random.default_rng(0))
+    kernel, bias = model.get_layer("dense").get_weights()
+    changed = [i for i, (a, b) in enumerate(zip(weights, randomised)) if not np.array_equal(a, b)]
+    assert len(changed) == 1 and randomised[changed[0]].shape == kernel.shape
+    assert not np.any(randomised[changed[0] + 1]) and randomised[changed[0] + 1].shape == bias.shape
+    assert all(np.array_equal(a, b) for a, b in zip(weights, kept))
+    with pytest.raises(ValueError, match="no layer 'dens'"):
+        evaluation.randomise_layer(model, weights, "dens", np.random.default_rng(0))
+
+
+@pytest.mark.slow
+def test_a_stage_loads_in_its_own_graph_and_leaves_the_default_graph_alone():
     import tensorflow as tf
 
-    layer = tf.keras.layers.Dense(300)
-    layer.build((None, 200))
-    evaluation.randomise_layer(layer, np.random.default_rng(0))
-    kernel, bias = layer.get_weights()
+    from lrp_helpers import models
+
+    model = models.mini_vgg()
+    images = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
+    name, weights = evaluation.cascading_randomisation(model, seed=0)[0]
+    operations = len(tf.compat.v1.get_default_graph().get_operations())
+    with models.copy_in_own_graph(model, weights) as randomised:
+        assert randomised.get_layer(name).get_weights()[1].max() == 0  # the stage's weights: a zero bias
+        randomised_logits = models.logits(randomised, images)
+    assert len(tf.compat.v1.get_default_graph().get_operations()) == operations
+    original_logits = models.logits(model, images)
+    assert not np.allclose(randomised_logits, original_logits)
+    with models.copy_in_own_graph(model) as copy:
+        np.testing.assert_allclose(models.logits(copy, images), original_logits, rtol=1e-5, atol=1e-6)
+
+
+def test_random_kernel_has_glorot_scale_and_follows_the_generator():
     limit = np.sqrt(6 / 500)
+    kernel = evaluation.random_kernel((200, 300), np.float32, np.random.default_rng(0))
+    assert kernel.dtype == np.float32
     assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
-    assert np.all(bias == 0)
     assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
-    evaluation.randomise_layer(layer, np.random.default_rng(0))  # the same generator state: the same kernel
-    np.testing.assert_array_equal(layer.get_weights()[0], kernel)
-    evaluation.randomise_layer(layer, np.random.default_rng(1))
-    assert not np.array_equal(layer.get_weights()[0], kernel)
+    same = evaluation.random_kernel((200, 300), np.float32, np.random.default_rng(0))
+    np.testing.assert_array_equal(same, kernel)
+    assert not np.array_equal(evaluation.random_kernel((200, 300), np.float32, np.random.default_rng(1)), kernel)
 
 
-def test_randomised_conv_kernel_counts_the_receptive_field():
-    import tensorflow as tf
-
-    layer = tf.keras.layers.Conv2D(64, 3)
-    layer.build((None, 8, 8, 32))
-    evaluation.randomise_layer(layer, np.random.default_rng(0))
+def test_random_conv_kernel_counts_the_receptive_field():
+    kernel = evaluation.random_kernel((3, 3, 32, 64), np.float32, np.random.default_rng(0))
     limit = np.sqrt(6 / (9 * 32 + 9 * 64))  # fan in and fan out include the 3 x 3 window
-    assert layer.get_weights()[0].std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
+    assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
 
 
 @pytest.mark.slow

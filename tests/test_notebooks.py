@@ -5,6 +5,7 @@ the outputs of one complete run."""
 import ast
 import json
 import re
+import sys
 
 import pytest
 from conftest import ROOT
@@ -123,3 +124,18 @@ def test_solutions_answer_every_exercise_and_are_linked(path):
     assert answered == _exercises(notebook)
     exercises = "\n".join(_source(c) for c in _cells(notebook) if "## Exercises" in _source(c))
     assert f"(../solutions/{path.name})" in exercises, f"{notebook.name} does not link its solutions"
+
+
+def test_every_notebook_ends_with_links_to_its_neighbours_and_the_contents():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import navigation
+
+    assert navigation.out_of_date() == [], "run: python tools/navigation.py"
+    assert "\n## Notebooks\n" in (ROOT / "README.md").read_text(), "the contents anchor #notebooks"
+    for path in NOTEBOOKS:
+        links = re.findall(r"\]\(([^)#]+)", _source(_cells(path)[-1]))
+        assert links, f"{path.name} has no navigation links"
+        for link in links:
+            assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
+    first, last = (_source(_cells(path)[-1]) for path in (NOTEBOOKS[0], NOTEBOOKS[-1]))
+    assert "←" not in first and "→" not in last
