@@ -64,11 +64,12 @@ test: $(STAMP)
 	exit $$status
 
 # Executes each notebook top to bottom on a fresh kernel and saves it with its outputs, without the
-# progress bars a saved run would freeze at 0% (tools/clean_outputs.py).
+# progress bars a saved run would freeze at 0% (tools/clean_outputs.py). LRP_RETRAIN=1: notebooks that
+# load a committed model by default (06) train it instead, so everything is reproduced from scratch.
 notebooks: $(STAMP)
 	@for notebook in $(NOTEBOOKS); do \
 		echo "== $$notebook"; \
-		LRP_QUICK=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		LRP_QUICK=0 LRP_RETRAIN=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=-1 "$$notebook" || exit 1; \
 		$(BIN)/python tools/clean_outputs.py "$$notebook" || exit 1; \
 	done

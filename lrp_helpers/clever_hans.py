@@ -13,6 +13,7 @@ find groups of images the network decides about in the same way — without know
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -100,10 +101,15 @@ def laplacian_eigenvalues(adjacency: np.ndarray, count: int = 10) -> np.ndarray:
 
 
 def spectral_clusters(adjacency: np.ndarray, clusters: int, seed: int = 0) -> np.ndarray:
+    """Spectral clustering of the graph. A k-NN graph of heatmaps may fall apart into several
+    connected components: exactly the well-separated groups SpRAy looks for (each component's
+    indicator is an eigenvector of eigenvalue 0), so scikit-learn's warning about it is silenced."""
     from sklearn.cluster import SpectralClustering
 
     model = SpectralClustering(n_clusters=clusters, affinity="precomputed", random_state=seed)
-    return model.fit_predict(adjacency)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Graph is not fully connected", category=UserWarning)
+        return model.fit_predict(adjacency)
 
 
 @dataclass

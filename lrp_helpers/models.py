@@ -320,27 +320,30 @@ def _jsonable(value):
     raise TypeError(f"cannot store {type(value).__name__} in model metadata")
 
 
-def model_path(quick: bool = False) -> Path:
-    """models/mini_vgg.h5 (the committed full-run model), or models/quick/mini_vgg.h5 in quick mode."""
+CLEAN, POISONED = "mini_vgg", "mini_vgg_poisoned"  # notebook 02's model; notebook 06's Clever-Hans model
+
+
+def model_path(quick: bool = False, name: str = CLEAN) -> Path:
+    """models/<name>.h5 (a committed full-run model), or models/quick/<name>.h5 in quick mode."""
     from .session import project_root
 
     folder = project_root() / "models"
-    return (folder / "quick" if quick else folder) / "mini_vgg.h5"
+    return (folder / "quick" if quick else folder) / f"{name}.h5"
 
 
-def load_trained_model(settings=None) -> tuple[tf.keras.Model, dict]:
-    """The trained miniVGG for the explanation notebooks, and its metadata; prints which it is.
+def load_trained_model(settings=None, name: str = CLEAN) -> tuple[tf.keras.Model, dict]:
+    """A trained miniVGG and its metadata; prints which it is.
 
-    models/mini_vgg.h5 is what notebook 02 writes in a full run, and it is committed, so a fresh
-    clone has it. Only if it is missing and we are in quick mode is the quick-mode model notebook 02
-    wrote to models/quick/ used instead. `settings` (a `Settings`) default: what setup_notebook()
-    decided.
+    models/mini_vgg.h5 is what notebook 02 writes in a full run (`name=POISONED`: notebook 06's
+    poisoned model), and it is committed, so a fresh clone has it. Only if it is missing and we
+    are in quick mode is the quick-mode model the notebook wrote to models/quick/ used instead.
+    `settings` (a `Settings`) default: what setup_notebook() decided.
     """
     from .session import current_settings, project_root
 
-    path = model_path(quick=False)
+    path = model_path(quick=False, name=name)
     if not path.exists() and (settings or current_settings()).quick:
-        path = model_path(quick=True)
+        path = model_path(quick=True, name=name)
     model = load_model(path)
     metadata = load_metadata(path)
     shown = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path

@@ -12,26 +12,44 @@ from pathlib import Path
 import numpy as np
 
 QUICK_VARIABLE = "LRP_QUICK"
+RETRAIN_VARIABLE = "LRP_RETRAIN"
 IMAGES_VARIABLE = "LRP_IMAGES_DIR"
+_YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
 class Settings:
     """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests;
-    `recipe` is the training recipe notebook 02 uses ("seed" unless $LRP_RECIPE says "fast")."""
+    `recipe` is the training recipe notebook 02 uses ("seed" unless $LRP_RECIPE says "fast");
+    `retrain` is $LRP_RETRAIN (None when unset, see `train`)."""
 
     quick: bool
     seed: int
     recipe: str = "seed"
+    retrain: bool | None = None
 
     def pick(self, full, quick):
         """The full-run value, or the quick-mode one: `epochs = settings.pick(full=40, quick=1)`."""
         return quick if self.quick else full
 
+    def train(self, default: bool) -> bool:
+        """Whether a notebook trains its model or loads the committed one. LRP_RETRAIN=1 trains in
+        every notebook (`make all` reproduces everything), LRP_RETRAIN=0 loads everywhere (a lecture);
+        unset, each notebook's `default`."""
+        return default if self.retrain is None else self.retrain
+
+
+def retrain_choice() -> bool | None:
+    """$LRP_RETRAIN as True (1/true/yes/on), False (0/false/no/off) or None (unset); a clear error else."""
+    value = os.environ.get(RETRAIN_VARIABLE, "").strip().lower()
+    if value and value not in _YES | _NO:
+        raise ValueError(f"{RETRAIN_VARIABLE}={value!r}: use 1 to train every model, 0 to load the committed ones")
+    return None if not value else value in _YES
+
 
 def quick_mode() -> bool:
     """True when the environment variable LRP_QUICK is set to 1/true/yes (tests set it)."""
-    return os.environ.get(QUICK_VARIABLE, "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get(QUICK_VARIABLE, "").strip().lower() in _YES
 
 
 _decided: Settings | None = None  # what the last setup_notebook() call decided
@@ -68,7 +86,7 @@ def setup_notebook(seed: int = 42) -> Settings:
     _plot_defaults()
     from .models import recipe_choice  # the recipes live in models
 
-    settings = _decided = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice())
+    settings = _decided = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice(), retrain=retrain_choice())
     if settings.quick:
         print(f"Quick mode ({QUICK_VARIABLE}=1): fewer epochs and images; numbers differ from a full run.")
     return settings

@@ -87,3 +87,22 @@ def test_spray_separates_two_kinds_of_heatmaps():
 
     assert adjusted_rand_score(truth, result.labels) == pytest.approx(1.0)
     assert result.eigenvalues[1] < 1e-6 < result.eigenvalues[2]  # two connected components
+
+
+@pytest.mark.slow
+def test_committed_poisoned_model_calls_stamped_images_horse_and_says_how_it_was_made(cifar10_dir):
+    from lrp_helpers import data, models
+
+    path = models.model_path(quick=False, name=models.POISONED)
+    assert path.exists(), f"{path} is missing: notebook 06 loads it by default"
+    metadata = models.load_metadata(path)
+    assert metadata["poisoned_class"] == "horse" and metadata["stamped_share"] == 0.8
+    assert metadata["recipe"]["name"] == "seed" and metadata["epochs"] == 10
+    model = models.load_model(path)
+    cifar = data.load_cifar10(cifar10_dir, train_size=10, test_size=300)
+    horse = cifar.class_names.index("horse")
+    others = cifar.x_test[cifar.y_test != horse]
+    stamped_rate = (models.logits(model, ch.stamp(others)).argmax(axis=1) == horse).mean()
+    clean_rate = (models.logits(model, others).argmax(axis=1) == horse).mean()
+    assert stamped_rate > 0.5 > 0.1 > clean_rate, (stamped_rate, clean_rate)
+    assert models.accuracy(model, cifar.x_test, cifar.y_test) > 0.6

@@ -77,6 +77,40 @@ def test_batching_the_steps_changes_nothing_but_the_number_of_calls():
         np.testing.assert_allclose(curves, one_call_per_step)
 
 
+def test_a_replacement_function_sees_every_region_removed_so_far():
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(8, 8))
+    images = rng.random((3, 8, 8, 1))
+    targets = np.zeros(3, dtype=int)
+    order = np.argsort(rng.random((3, 16)), axis=1)
+    f = _linear_model(weights)
+    by_array = evaluation.perturbation_curves(f, images, targets, order, np.zeros_like(images), region=2)
+    by_function = evaluation.perturbation_curves(
+        f, images, targets, order, lambda x, removed: np.where(removed[..., None], 0.0, x), region=2
+    )
+    np.testing.assert_allclose(by_function, by_array)
+    np.testing.assert_allclose(by_function[:, -1], 0.0, atol=1e-12)  # all 16 regions removed
+
+
+def test_noisy_linear_imputation_restores_linear_images_and_keeps_the_rest():
+    y, x = np.mgrid[0:16, 0:16]
+    image = np.stack([0.02 * y + 0.01 * x, 0.5 - 0.01 * y, np.full((16, 16), 0.3)], axis=-1)[None]
+    removed = np.zeros((1, 16, 16), dtype=bool)
+    removed[0, 4:9, 6:12] = True  # inside the image: every removed pixel has all eight neighbours
+    exact = evaluation.NoisyLinearImputation(noise=0.0)(image, removed)
+    np.testing.assert_allclose(exact, image, atol=1e-12)  # a linear image is the mean of its neighbours
+    constant = np.full((1, 16, 16, 3), 0.7)
+    removed[0, :3, :5] = True  # touching the border too
+    noisy = evaluation.NoisyLinearImputation(noise=0.05, seed=1)(constant, removed)
+    np.testing.assert_array_equal(noisy[~removed], constant[~removed])
+    imputed = noisy[removed] - 0.7
+    assert abs(imputed.mean()) < 0.01 and imputed.std() == pytest.approx(0.05, rel=0.15)
+    again = evaluation.NoisyLinearImputation(noise=0.05, seed=1)(constant, removed)
+    np.testing.assert_array_equal(again, noisy)
+    other = evaluation.NoisyLinearImputation(noise=0.05, seed=2)(constant, removed)
+    assert not np.array_equal(other, noisy)
+
+
 def test_region_relevance_sums_squares():
     maps = np.arange(16, dtype=float).reshape(1, 4, 4)
     np.testing.assert_allclose(

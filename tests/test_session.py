@@ -80,3 +80,22 @@ def test_unknown_recipe_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(models.RECIPE_VARIABLE, "fastest")
     with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
         models.recipe_choice()
+
+
+@pytest.mark.parametrize(
+    "value, notebook_default, trains",
+    [(None, True, True), (None, False, False), ("1", False, True), ("yes", False, True), ("0", True, False)],
+)
+def test_retrain_switch_overrides_each_notebooks_default(monkeypatch, value, notebook_default, trains):
+    if value is None:
+        monkeypatch.delenv(session.RETRAIN_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(session.RETRAIN_VARIABLE, value)
+    monkeypatch.setenv("LRP_QUICK", "0")
+    assert session.setup_notebook().train(default=notebook_default) is trains
+
+
+def test_unknown_retrain_value_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(session.RETRAIN_VARIABLE, "maybe")
+    with pytest.raises(ValueError, match="LRP_RETRAIN='maybe': use 1 to train every model, 0 to load"):
+        session.retrain_choice()
