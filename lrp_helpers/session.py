@@ -33,9 +33,9 @@ class Settings:
         return quick if self.quick else full
 
     def train(self, default: bool) -> bool:
-        """Whether a notebook trains its model or loads the committed one. LRP_RETRAIN=1 trains in
-        every notebook (`make all` reproduces everything), LRP_RETRAIN=0 loads everywhere (a lecture);
-        unset, each notebook's `default`."""
+        """Whether a notebook that asks (notebook 06) trains its model or loads the committed one:
+        LRP_RETRAIN=1 trains (`make all` sets it, to reproduce everything), LRP_RETRAIN=0 loads (a
+        lecture); unset, the notebook's `default`."""
         return default if self.retrain is None else self.retrain
 
 
