@@ -84,8 +84,9 @@ def perturbation_curves(
 
 
 # The weights of a pixel's eight neighbours in ROAD's imputation: 1/6 sideways, 1/12 diagonally (sum 1).
-_NEIGHBOUR_WEIGHTS = [((dy, dx), 1 / 6 if dy == 0 or dx == 0 else 1 / 12) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-_NEIGHBOUR_WEIGHTS = [(offset, weight) for offset, weight in _NEIGHBOUR_WEIGHTS if offset != (0, 0)]
+_NEIGHBOUR_WEIGHTS = [
+    ((dy, dx), 1 / 6 if dy == 0 or dx == 0 else 1 / 12) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)
+]
 
 
 @dataclass(frozen=True)
