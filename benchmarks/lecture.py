@@ -4,26 +4,25 @@
 
 For every notebook (default: all), on a fresh kernel, as a lecturer runs it: the wall time from
 starting the kernel to the last cell, and to the end of the first cell that draws a figure. Models
-are loaded, never trained (LRP_RETRAIN=0). Notebook 02 has no switch to load the committed model yet:
-it would train and overwrite models/mini_vgg.h5, so it is not run. Figures go to a scratch folder and
-the executed notebooks are not saved, so the committed ones are not touched.
+are loaded, never trained (LRP_RETRAIN=0: notebook 02 loads the committed model and plots the training
+curves recorded with it). Figures go to a scratch folder and the executed notebooks are not saved, so
+the committed ones are not touched.
 Run on an otherwise idle machine; goals (issue 14): every notebook in 90 s, its first figure in 20 s.
 """
 
 import argparse
 import datetime
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import machine  # benchmarks/machine.py
 import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINS_REGARDLESS = {"02_training_minivgg.ipynb"}
 
 
 def _seconds(stamp: str) -> float:
@@ -52,12 +51,9 @@ def main():
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="lecture-") as scratch:
         os.environ.update(LRP_QUICK="0", LRP_RETRAIN="0", LRP_IMAGES_DIR=scratch)
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(f"machine: {machine.describe()}")
         print(f"{'notebook':<40}{'to the end':>12}{'first figure':>14}")
         for path in notebooks:
-            if path.name in TRAINS_REGARDLESS:
-                print(f"{path.name:<40}  not run: it trains and would overwrite the committed model")
-                continue
             total, first = time_notebook(path.resolve())
             shown = f"{first:.0f} s" if first is not None else "no figure"
             print(f"{path.name:<40}{total:>10.0f} s{shown:>14}", flush=True)

@@ -93,12 +93,12 @@ RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}
 
 
 def recipe_choice() -> str:
-    """The recipe named by $LRP_RECIPE ("seed" when unset); a clear error for any other name."""
-    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "seed"
+    """The recipe named by $LRP_RECIPE ("fast" when unset); a clear error for any other name."""
+    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "fast"
     if name not in RECIPES:
         raise ValueError(
             f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPES)} "
-            f"(or unset it for the seed recipe)"
+            f"(or unset it for the fast recipe)"
         )
     return name
 

@@ -20,12 +20,12 @@ _YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 @dataclass(frozen=True)
 class Settings:
     """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests;
-    `recipe` is the training recipe notebook 02 uses ("seed" unless $LRP_RECIPE says "fast");
+    `recipe` is the training recipe notebook 02 uses ("fast" unless $LRP_RECIPE says "seed");
     `retrain` is $LRP_RETRAIN (None when unset, see `train`)."""
 
     quick: bool
     seed: int
-    recipe: str = "seed"
+    recipe: str = "fast"
     retrain: bool | None = None
 
     def pick(self, full, quick):
@@ -33,7 +33,7 @@ class Settings:
         return quick if self.quick else full
 
     def train(self, default: bool) -> bool:
-        """Whether a notebook that asks (notebook 06) trains its model or loads the committed one:
+        """Whether a notebook that asks (02, 06) trains its model or loads the committed one:
         LRP_RETRAIN=1 trains (`make all` sets it, to reproduce everything), LRP_RETRAIN=0 loads (a
         lecture); unset, the notebook's `default`."""
         return default if self.retrain is None else self.retrain

@@ -165,3 +165,19 @@ def test_learning_rates_per_step():
     assert fast.shape == (int(np.ceil(1000 / FAST_RECIPE.batch_size)) * FAST_RECIPE.epochs,)
     assert fast.max() == pytest.approx(FAST_RECIPE.learning_rate)
     assert fast[0] == pytest.approx(FAST_RECIPE.learning_rate / 10)
+
+
+def test_committed_model_is_the_default_recipes_and_carries_its_training_curves():
+    """models/mini_vgg.h5 is what notebook 02 writes by default, and its metadata holds the curves
+    notebook 02 plots when it loads the model instead of training (LRP_RETRAIN=0)."""
+    from dataclasses import asdict
+
+    from lrp_helpers import models
+
+    metadata = load_metadata(models.model_path(quick=False))
+    assert metadata["recipe"] == asdict(models.RECIPES[models.recipe_choice()]) == asdict(models.FAST_RECIPE)
+    curves = metadata["history"]
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        assert len(curves[key]) == metadata["epochs"] == models.FAST_RECIPE.epochs, key
+    assert curves["val_accuracy"][-1] == pytest.approx(metadata["test_accuracy"], abs=1e-4)
+    assert max(curves["val_accuracy"]) == pytest.approx(metadata["best_test_accuracy"])

@@ -139,3 +139,26 @@ def test_every_notebook_ends_with_links_to_its_neighbours_and_the_contents():
             assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
     first, last = (_source(_cells(path)[-1]) for path in (NOTEBOOKS[0], NOTEBOOKS[-1]))
     assert "←" not in first and "→" not in last
+
+
+@pytest.mark.slow
+def test_notebook_02_loads_the_committed_model_for_a_lecture(tmp_path, monkeypatch):
+    """LRP_RETRAIN=0: notebook 02 trains nothing, plots the committed model's recorded curves and
+    leaves models/ as it is."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "notebooks" / "02_training_minivgg.ipynb"
+    models = sorted((ROOT / "models").rglob("*"))
+    stamps = [(p, p.stat().st_mtime_ns) for p in models]
+    monkeypatch.setenv("LRP_RETRAIN", "0")
+    monkeypatch.setenv("LRP_IMAGES_DIR", str(tmp_path))
+    notebook = nbformat.read(path, as_version=4)
+    where = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources=where).execute()
+    text = json.dumps([output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs])
+    assert "Loaded models/mini_vgg.h5" in text and "nothing to save" in text
+    assert "epochs this run: none" in text
+    assert (tmp_path / "training_curves.png").is_file()
+    assert sorted((ROOT / "models").rglob("*")) == models
+    assert [(p, p.stat().st_mtime_ns) for p in models] == stamps, "a lecture run must not write models/"

@@ -61,7 +61,7 @@ def test_quick_mode_is_decided_once_by_setup_notebook(monkeypatch):
     assert session.images_dir() == session.project_root() / "images" / "quick"
 
 
-@pytest.mark.parametrize("value, expected", [(None, "seed"), ("", "seed"), ("fast", "fast"), (" Seed ", "seed")])
+@pytest.mark.parametrize("value, expected", [(None, "fast"), ("", "fast"), ("seed", "seed"), (" Fast ", "fast")])
 def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
     from lrp_helpers import models
 
