@@ -12,6 +12,7 @@ Run on an otherwise idle machine; goals (issue 14): every notebook in 90 s, its 
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import tempfile
@@ -47,16 +48,23 @@ def time_notebook(path: Path) -> tuple[float, float | None]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook")
+    parser.add_argument("--record", metavar="FILE", help="also write the timings to this JSON file")
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="lecture-") as scratch:
         os.environ.update(LRP_QUICK="0", LRP_RETRAIN="0", LRP_IMAGES_DIR=scratch)
         print(f"machine: {machine.describe()}")
         print(f"{'notebook':<40}{'to the end':>12}{'first figure':>14}")
+        timings = {}
         for path in notebooks:
             total, first = time_notebook(path.resolve())
+            timings[path.name] = {"seconds": round(total, 1), "first_figure_seconds": first and round(first, 1)}
             shown = f"{first:.0f} s" if first is not None else "no figure"
             print(f"{path.name:<40}{total:>10.0f} s{shown:>14}", flush=True)
+    if args.record:
+        result = {"date": datetime.date.today().isoformat(), "machine": machine.record(), "notebooks": timings}
+        Path(args.record).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"recorded in {args.record}")
     return 0
 
 
