@@ -6,7 +6,7 @@
 For each model (e.g. the three seeds of `training_recipes.py --seeds 42 43 44 --save`): its test accuracy,
 and notebook 03's median share of the explained logit that reaches the pixels under LRP-ε (ε = 0.01, 0.1,
 1) on the first 32 test images, computed by the float64 reference as notebook 03 does. With --record the
-figures go to a JSON file that notebook 03 renders its spread from.
+figures also go to a JSON file.
 """
 
 import argparse

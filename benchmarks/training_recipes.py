@@ -38,8 +38,7 @@ def main():
     parser.add_argument(
         "--record",
         metavar="FILE",
-        help="also write every run (per-epoch seconds and accuracies) to this JSON file, e.g. "
-        "benchmarks/results/fast_recipe_seeds.json, which notebook 02 and the README render",
+        help="also write every run (seconds and test accuracy at each epoch's end) to this JSON file",
     )
     args = parser.parse_args()
     setup_notebook()
