@@ -24,10 +24,9 @@ The figure goes to images/canonization.png.
 """
 
 import argparse
-import os
-import platform
 import time
 
+import machine  # benchmarks/machine.py
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -325,7 +324,7 @@ def main():
     targets = logits_all.argmax(axis=1)
     logits = logits_all[np.arange(len(images)), targets]
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
+        f"machine: {machine.describe()}, TensorFlow {tf.__version__}; "
         f"{len(images)} test images (stratified), the predicted class explained; "
         f"randomisation on the first {args.randomised}"
     )

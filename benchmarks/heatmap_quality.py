@@ -12,9 +12,8 @@ lower is; random region orders give the baseline.
 """
 
 import argparse
-import os
-import platform
 
+import machine  # benchmarks/machine.py
 import numpy as np
 
 from lrp_helpers import setup_notebook
@@ -44,7 +43,7 @@ def main():
 
     cifar = data.load_cifar10(train_size=10, test_size=args.images)
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
+        f"machine: {machine.describe()}, TensorFlow {tf.__version__}; "
         f"{len(cifar.x_test)} test images, the predicted class explained"
     )
     print(f"{'model':<8}{'accuracy':>9}  {'method':<22}{'rel. AOPC MoRF':>16}{'rel. AOPC LeRF':>16}{'MoRF - LeRF':>13}")

@@ -6,9 +6,9 @@ Goal on 2 CPU cores: all 8 built and run in <= 20 s; LRP-eps <= 3x a plain forwa
 """
 
 import argparse
-import os
-import platform
 import time
+
+import machine  # benchmarks/machine.py
 
 from lrp_helpers import setup_notebook
 
@@ -42,7 +42,7 @@ def main():
 
     model, _ = models.load_trained_model()
     images = data.load_cifar10(train_size=10, test_size=max(args.images, 10)).x_test[: args.images]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {len(images)} images")
+    print(f"machine: {machine.describe()}; {len(images)} images")
 
     forward = analysis.Analyzer(model, "gradient")  # its model gives the forward pass
     forward_seconds = timed(lambda: forward.logits(images))

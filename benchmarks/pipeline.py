@@ -9,12 +9,12 @@ machine; the environment must already exist (run `make env` first, so installing
 """
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import machine  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def main():
     args = parser.parse_args()
     if not (args.test_suite or args.main_job):
         parser.error("choose --test-suite, --main-job or both")
-    summary = [f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"]
+    summary = [f"machine: {machine.describe()}"]
     if args.test_suite:
         seconds, _, status = run(["make", "test"])
         summary.append(f"make test (quick mode): {seconds / 60:.1f} min, exit code {status}")

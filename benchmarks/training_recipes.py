@@ -10,10 +10,12 @@ and the flips, crops and image order of augmented training. Same machine, one ru
 
 import argparse
 import dataclasses
+import datetime
+import json
 import os
-import platform
 import time
 
+import machine  # benchmarks/machine.py
 import numpy as np
 
 from lrp_helpers import setup_notebook
@@ -33,6 +35,11 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="one training run per seed")
     parser.add_argument("--save", action="store_true", help="save each model to models/<recipe>[_<seed>]_benchmark.h5")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = one per core)")
+    parser.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also write every run (seconds and test accuracy at each epoch's end) to this JSON file",
+    )
     args = parser.parse_args()
     setup_notebook()
     import tensorflow as tf
@@ -99,7 +106,7 @@ def main():
             }
             recipes[name] = dataclasses.replace(recipes[base], name=name, **typed)
     cifar = data.load_cifar10()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}")
+    print(f"machine: {machine.describe()}, TensorFlow {tf.__version__}")
     rows = []
     for name in args.recipes:
         for seed in args.seeds:
@@ -114,6 +121,8 @@ def main():
             f"{name:<8}{seed:>6}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
             f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}"
         )
+    if args.record:
+        record(args.record, rows, tf.__version__)
     if len(args.seeds) > 1:
         for name in args.recipes:
             final = np.array([accuracy[-1] for recipe_name, _, _, _, accuracy, _ in rows if recipe_name == name])
@@ -121,6 +130,29 @@ def main():
                 f"{name}: final test accuracy over {len(final)} seeds: lowest {final.min():.2%}, "
                 f"mean {final.mean():.2%}, highest {final.max():.2%}"
             )
+
+
+def record(path, rows, tensorflow_version):
+    """Write the runs to `path` as JSON: the machine, and per run its recipe, seed, seconds at each
+    epoch's end and test accuracy after each epoch."""
+    runs = [
+        {
+            "recipe": dataclasses.asdict(recipe) | {"label": name},
+            "seed": seed,
+            "epoch_end_seconds": [round(float(value), 1) for value in seconds],
+            "test_accuracy": [round(float(value), 4) for value in accuracy],
+        }
+        for name, seed, recipe, seconds, accuracy, _ in rows
+    ]
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine.record() | {"tensorflow": tensorflow_version},
+        "runs": runs,
+    }
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "w") as file:
+        json.dump(result, file, indent=1)
+    print(f"recorded {len(runs)} run(s) in {path}")
 
 
 def train_once(recipe, label, seed, cifar, save):

@@ -17,10 +17,11 @@ throughout. Variants:
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
+
+import machine  # benchmarks/machine.py
 
 EPOCH_IMAGES = 50_000
 VARIANTS = ("arrays", "sequence", "tf_data", "threads_2_1", "xla")
@@ -79,7 +80,7 @@ def main():
     import tensorflow as tf
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}; "
+        f"machine: {machine.describe()}, TensorFlow {tf.__version__}; "
         f"{args.steps} timed batches per variant, scaled to {EPOCH_IMAGES:,} images"
     )
     print(f"{'variant':<13}{'batch':>6}{'s/epoch':>9}")

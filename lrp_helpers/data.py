@@ -69,7 +69,12 @@ def load_cifar10(
     _check_class_counts(folder, "test", y_test, len(TEST_FILES) * IMAGES_PER_BATCH // 10)
     train = stratified_subset(y_train, train_size)
     test = stratified_subset(y_test, test_size)
-    return CIFAR10(x_train[train], y_train[train], x_test[test], y_test[test], source=folder)
+    return CIFAR10(_scaled(x_train[train]), y_train[train], _scaled(x_test[test]), y_test[test], source=folder)
+
+
+def _scaled(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels as float32 in [0, 1] (after subsetting: the full training set is 614 MB as float32)."""
+    return images.astype(np.float32) / 255.0
 
 
 def stratified_subset(labels: np.ndarray, size: int | None) -> np.ndarray:
@@ -174,6 +179,7 @@ def _verify_checksums(folder: Path) -> None:
 
 
 def _read_batches(folder: Path, names) -> tuple[np.ndarray, np.ndarray]:
+    """The batches' images (uint8, N×32×32×3) and labels, checked for shape and range."""
     images, labels = [], []
     for name in names:
         path = folder / name
@@ -199,8 +205,7 @@ def _read_batches(folder: Path, names) -> tuple[np.ndarray, np.ndarray]:
             )
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(batch_labels)
-    x = np.concatenate(images).astype(np.float32) / 255.0
-    return x, np.concatenate(labels)
+    return np.concatenate(images), np.concatenate(labels)
 
 
 def _check_class_counts(folder: Path, split: str, labels: np.ndarray, per_class: int) -> None:
