@@ -17,16 +17,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def describe() -> str:
-    """e.g. "AMD EPYC (x86_64), 2 cores, Python 3.11.7"."""
-    return f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 def record() -> dict:
-    """The same, for a JSON record."""
+    """The CPU model, architecture, core count and Python version, for a JSON record."""
     return {
         "cpu": cpu_model(),
         "machine": platform.machine(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def describe() -> str:
+    """The same in words, e.g. "AMD EPYC (x86_64), 2 cores, Python 3.11.7"."""
+    facts = record()
+    return f"{facts['cpu']} ({facts['machine']}), {facts['cores']} cores, Python {facts['python']}"

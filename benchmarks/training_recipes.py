@@ -1,11 +1,13 @@
 """Train the miniVGG with each recipe on the full CIFAR-10 and print what it costs.
 
     LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes seed fast] [--seeds 42 43 44]
+        [--save] [--record FILE [--append]]
 
 For each recipe and seed: seconds per epoch, the first epoch (and wall time) at which test accuracy
 reached 85% (or the best reached), and the final test accuracy; with several seeds, each recipe's
-lowest and mean final accuracy. A seed sets the weights' initialisation (TensorFlow's global seed)
-and the flips, crops and image order of augmented training. Same machine, one run per seed.
+lowest, mean and highest final accuracy (over the whole record with --append). A seed sets the
+weights' initialisation (TensorFlow's global seed) and the flips, crops and image order of augmented
+training. Same machine, one run per seed.
 """
 
 import argparse
@@ -40,7 +42,14 @@ def main():
         metavar="FILE",
         help="also write every run (seconds and test accuracy at each epoch's end) to this JSON file",
     )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the runs to those already in the --record file (made on the same machine) instead of replacing them",
+    )
     args = parser.parse_args()
+    if args.append and not args.record:
+        parser.error("--append needs --record FILE")
     setup_notebook()
     import tensorflow as tf
 
@@ -121,38 +130,55 @@ def main():
             f"{name:<8}{seed:>6}{recipe.epochs:>7}{seconds[-1] / recipe.epochs:>9.1f}{seconds[-1] / 60:>11.1f}"
             f"{to_target:>22}{accuracy[-1]:>11.2%}{accuracy.max():>10.2%}"
         )
-    if args.record:
-        record(args.record, rows, tf.__version__)
-    if len(args.seeds) > 1:
-        for name in args.recipes:
-            final = np.array([accuracy[-1] for recipe_name, _, _, _, accuracy, _ in rows if recipe_name == name])
-            print(
-                f"{name}: final test accuracy over {len(final)} seeds: lowest {final.min():.2%}, "
-                f"mean {final.mean():.2%}, highest {final.max():.2%}"
-            )
-
-
-def record(path, rows, tensorflow_version):
-    """Write the runs to `path` as JSON: the machine, and per run its recipe, seed, seconds at each
-    epoch's end and test accuracy after each epoch."""
     runs = [
         {
             "recipe": dataclasses.asdict(recipe) | {"label": name},
             "seed": seed,
+            "date": datetime.date.today().isoformat(),
             "epoch_end_seconds": [round(float(value), 1) for value in seconds],
             "test_accuracy": [round(float(value), 4) for value in accuracy],
         }
         for name, seed, recipe, seconds, accuracy, _ in rows
     ]
-    result = {
-        "date": datetime.date.today().isoformat(),
-        "machine": machine.record() | {"tensorflow": tensorflow_version},
-        "runs": runs,
-    }
+    if args.record:
+        runs = record(args.record, runs, tf.__version__, args.append)
+    print_spread(runs)
+
+
+def record(path, runs, tensorflow_version, append=False):
+    """Write the runs to `path` as JSON with the machine they ran on; with `append`, after the runs
+    already recorded there (on the same machine). Returns every run in the file."""
+    this_machine = machine.record() | {"tensorflow": tensorflow_version}
+    if append and os.path.exists(path):
+        with open(path) as file:
+            earlier = json.load(file)
+        if earlier["machine"] != this_machine:
+            raise SystemExit(
+                f"{path} was recorded on {earlier['machine']}, not on this machine ({this_machine}): "
+                "timings and trained weights differ between machines, so record these runs in a new file"
+            )
+        runs = [{"date": earlier.get("date")} | run for run in earlier["runs"]] + runs  # older records: one date
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as file:
-        json.dump(result, file, indent=1)
+        json.dump({"machine": this_machine, "runs": runs}, file, indent=1)
     print(f"recorded {len(runs)} run(s) in {path}")
+    return runs
+
+
+def print_spread(runs):
+    """The lowest, mean and highest final test accuracy of each recipe that ran with several seeds.
+    Runs of the same settings count together, whatever the recipe was called when they ran."""
+    by_settings = {}
+    for run in runs:
+        settings = {key: value for key, value in run["recipe"].items() if key not in ("name", "label")}
+        by_settings.setdefault(json.dumps(settings, sort_keys=True), []).append(run)
+    for same in by_settings.values():
+        final = np.array([run["test_accuracy"][-1] for run in same])
+        if len(final) > 1:
+            print(
+                f"{same[-1]['recipe']['label']}: final test accuracy over {len(final)} seeds: "
+                f"lowest {final.min():.2%}, mean {final.mean():.2%}, highest {final.max():.2%}"
+            )
 
 
 def train_once(recipe, label, seed, cifar, save):
