@@ -102,6 +102,16 @@ def test_saved_cells_are_the_package_code():
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
+def test_markdown_math_has_single_backslashes(path):
+    r"""`\\gamma` in a markdown cell (a string escape copied into the text) renders as a line break and
+    the word "gamma", not as γ."""
+    for number, cell in enumerate(_cells(path)):
+        if cell["cell_type"] == "markdown":
+            doubled = re.findall(r"\\\\[A-Za-z,]\w*", _source(cell))
+            assert not doubled, f"cell {number}: {doubled}"
+
+
 def _exercises(path):
     """The numbered exercises of a notebook's "## Exercises" section."""
     text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
