@@ -2,12 +2,12 @@
 
     LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/reproducibility.py [--images 2000] [--epochs 1]
 
-Each run is a new Python process that seeds everything as the notebooks do (`setup_notebook`, seed
-42), trains the fast recipe on the first `--images` training images and prints a SHA-256 digest of all
-weights. Runs: twice with TensorFlow's default thread pools (one thread per core), and once with one
-thread (as CI runs). Equal digests mean bit-identical models. Across machines nothing is compared
-here: other CPUs (instruction sets, core counts) and other TensorFlow builds change the order of
-floating-point sums, so expect different weights there.
+Each run is a new Python process that seeds everything as notebook 02 does (`setup_notebook`,
+`models.fresh_mini_vgg`, seed 42), trains the fast recipe on the first `--images` training images
+and prints a SHA-256 digest of all weights. Runs: twice with TensorFlow's default thread pools (one
+thread per core), and once with one thread (as CI runs). Equal digests mean bit-identical models.
+Across machines nothing is compared here: other CPUs (instruction sets, core counts) and other
+TensorFlow builds change the order of floating-point sums, so expect different weights there.
 """
 
 import argparse
@@ -29,12 +29,12 @@ def train_and_digest(images: int, epochs: int) -> str:
     """Runs in the child process: the digest of the trained weights and the final test accuracy."""
     from lrp_helpers import setup_notebook
 
-    setup_notebook()
+    seed = setup_notebook().seed
     from lrp_helpers import data, models
 
     cifar = data.load_cifar10(train_size=images, test_size=500)
-    model = models.mini_vgg()
-    history = models.train(model, cifar, models.FAST_RECIPE, epochs=epochs, progress=False)
+    model = models.fresh_mini_vgg(seed)
+    history = models.train(model, cifar, models.FAST_RECIPE, epochs=epochs, progress=False, augmentation_seed=seed)
     digest = hashlib.sha256(b"".join(weights.tobytes() for weights in model.get_weights())).hexdigest()
     return f"{digest[:16]} {history.history['val_accuracy'][-1]:.4f}"
 

@@ -188,9 +188,7 @@ def train_once(recipe, label, seed, cifar, save):
 
     from lrp_helpers import models
 
-    tf.keras.backend.clear_session()
-    tf.keras.utils.set_random_seed(seed)
-    model = models.mini_vgg()
+    model = models.fresh_mini_vgg(seed)
     epoch_ends = []
 
     class Clock(tf.keras.callbacks.Callback):
