@@ -33,7 +33,7 @@ def train_and_digest(images: int, epochs: int) -> str:
     from lrp_helpers import data, models
 
     cifar = data.load_cifar10(train_size=images, test_size=500)
-    model = models.fresh_mini_vgg(seed)
+    model = models.fresh_mini_vgg(seed, models.FAST_RECIPE)
     history = models.train(model, cifar, models.FAST_RECIPE, epochs=epochs, progress=False, augmentation_seed=seed)
     digest = hashlib.sha256(b"".join(weights.tobytes() for weights in model.get_weights())).hexdigest()
     return f"{digest[:16]} {history.history['val_accuracy'][-1]:.4f}"

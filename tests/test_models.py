@@ -193,3 +193,22 @@ def test_fresh_mini_vgg_draws_the_same_weights_from_the_same_seed():
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     kernels = [index for index, weights in enumerate(first) if weights.ndim > 1]
     assert not any(np.array_equal(first[index], other[index]) for index in kernels)
+
+
+def test_the_fast_recipe_changes_only_the_dropout_rates_of_the_network():
+    """The fast recipe thins the network less while training; the network that predicts and that LRP
+    explains has the seed's layers and parameters."""
+    from lrp_helpers.models import FAST_RECIPE
+
+    def layers_without_rates(network):
+        layers = network.get_config()["layers"]
+        return [{**layer, "config": {**layer["config"], "rate": None}} for layer in layers]
+
+    seed, fast = (
+        mini_vgg(block_dropout=recipe.block_dropout, head_dropout=recipe.head_dropout)
+        for recipe in (SEED_RECIPE, FAST_RECIPE)
+    )
+    assert layers_without_rates(seed) == layers_without_rates(fast)
+    assert fast.count_params() == seed.count_params() == MINI_VGG_PARAMETERS
+    rates = [layer.rate for layer in fast.layers if isinstance(layer, tf.keras.layers.Dropout)]
+    assert rates == [FAST_RECIPE.block_dropout] * 2 + [FAST_RECIPE.head_dropout] != [0.25, 0.25, 0.5]
