@@ -165,7 +165,7 @@ def record(path, runs, tensorflow_version, append=False):
                 f"{path} was recorded on {earlier['machine']}, not on this machine ({this_machine}): "
                 "timings and trained weights differ between machines, so record these runs in a new file"
             )
-        runs = [{"date": earlier.get("date")} | run for run in earlier["runs"]] + runs  # older records: one date
+        runs = earlier["runs"] + runs
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as file:
         json.dump({"machine": this_machine, "runs": runs}, file, indent=1)

@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 from conftest import ROOT
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -15,16 +16,18 @@ def _fast_runs():
     return json.loads((RESULTS / "fast_recipe_seeds.json").read_text())["runs"]
 
 
+def _settings(recipe: dict) -> dict:
+    """What trains the model; a run of a variant carries the variant's name."""
+    return {key: value for key, value in recipe.items() if key not in ("name", "label")}
+
+
 def test_the_fast_recipe_was_recorded_with_three_seeds_as_it_is_now():
     from lrp_helpers import models
-
-    def settings(recipe: dict) -> dict:  # what trains the model; a run of a variant carries the variant's name
-        return {key: value for key, value in recipe.items() if key not in ("name", "label")}
 
     runs = _fast_runs()
     assert len({run["seed"] for run in runs}) == len(runs) >= 3
     for run in runs:
-        assert settings(run["recipe"]) == settings(asdict(models.FAST_RECIPE)), (
+        assert _settings(run["recipe"]) == _settings(asdict(models.FAST_RECIPE)), (
             "re-run benchmarks/training_recipes.py after changing the recipe"
         )
         assert len(run["test_accuracy"]) == len(run["epoch_end_seconds"]) == models.FAST_RECIPE.epochs
@@ -37,3 +40,44 @@ def test_the_readme_quotes_the_three_seeds_as_recorded():
     assert [float(value) for value in quoted.groups()] == [
         round(100 * value, 2) for value in (final.min(), final.mean(), final.max())
     ]
+
+
+def test_the_spread_notebook_03_shows_comes_from_the_recorded_seeds():
+    """benchmarks/results/across_runs.json: the models of the three recorded seeds, nothing else."""
+    models = json.loads((RESULTS / "across_runs.json").read_text())["models"]
+    fast = {run["seed"]: run for run in _fast_runs()}
+    assert sorted(model["metadata"]["seed"] for model in models) == sorted(fast)
+    for model in models:
+        run = fast[model["metadata"]["seed"]]
+        assert _settings(model["metadata"]["recipe"]) == _settings(run["recipe"])
+        assert round(model["test_accuracy"], 4) == round(run["test_accuracy"][-1], 4), "the recorded run's model"
+        assert set(model["median_pixel_share_by_epsilon"]) == {"0.01", "0.1", "1"}
+
+
+def test_the_readme_quotes_notebook_04_as_committed():
+    """The README's figures for the rules on the network as trained are notebook 04's rendered ones."""
+    notebook = json.loads((ROOT / "notebooks" / "04_comparing_rules.ipynb").read_text())
+    rendered = json.dumps([cell.get("outputs", []) for cell in notebook["cells"]], ensure_ascii=False)
+    shown = re.search(r"z⁺ delivered a median \*\*(\d+)%\*\*.*?α2β1 delivered \*\*(\d+)%\*\*", rendered)
+    quoted = re.search(r"z⁺ brings a median (\d+)% of the logit.*?α2β1 (\d+)%", (ROOT / "README.md").read_text(), re.S)
+    assert shown and quoted, "notebook 04 renders, and the README quotes, z⁺'s and α2β1's median share"
+    assert quoted.groups() == shown.groups()
+
+
+def _training_recipes(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import training_recipes
+
+    return training_recipes
+
+
+def test_appending_runs_keeps_the_earlier_ones_and_refuses_another_machine(tmp_path, monkeypatch, capsys):
+    recipes = _training_recipes(monkeypatch)
+    path = tmp_path / "record.json"
+    recipes.record(path, [{"seed": 42}], "2.14.1")
+    assert [run["seed"] for run in recipes.record(path, [{"seed": 43}], "2.14.1", append=True)] == [42, 43]
+    assert [run["seed"] for run in json.loads(path.read_text())["runs"]] == [42, 43]
+    assert [run["seed"] for run in recipes.record(path, [{"seed": 44}], "2.14.1")] == [44], "no append: a new file"
+    with pytest.raises(SystemExit, match="not on this machine"):
+        recipes.record(path, [{"seed": 45}], "2.20.0", append=True)
+    assert [run["seed"] for run in json.loads(path.read_text())["runs"]] == [44]
