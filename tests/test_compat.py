@@ -23,10 +23,12 @@ METHODS = {
 }
 REFERENCE_IMAGES = 4
 # Each stack computes in float32 with its own TensorFlow build (kernels, summation order), so results
-# may differ in the last bits; measured: at most 2.1e-7 of the largest value (LRP-z; logits, α1β0 and the
-# gradient identical). The tolerance allows 50x that and is still far below anything a heatmap or a
+# may differ in the last bits. Measured on the fast-recipe model (2026-11-27), against a reference written
+# with two threads: the other stack with two threads at most 3.0e-7 of the largest value; either stack
+# with one thread (as CI runs) up to 1.3e-5, for iNNvestigate's sequential_preset_a (the other methods
+# 4.2e-7). The tolerance allows several times that and is still far below anything a heatmap or a
 # conclusion could show.
-TOLERANCE = 1e-5
+TOLERANCE = 1e-4
 
 
 def test_the_running_stack_is_supported():
