@@ -26,9 +26,9 @@ REFERENCE_IMAGES = 4
 # may differ in the last bits. Measured on the fast-recipe model (2026-11-27), against a reference written
 # with two threads: the other stack with two threads at most 3.0e-7 of the largest value; either stack
 # with one thread (as CI runs) up to 1.3e-5, for iNNvestigate's sequential_preset_a (the other methods
-# 4.2e-7). The tolerance allows several times that and is still far below anything a heatmap or a
-# conclusion could show.
-TOLERANCE = 1e-4
+# 4.2e-7). Open: with the fast-recipe model the one-thread case exceeds this bound; fix the cause
+# (compare at the reference's thread count), not the bound.
+TOLERANCE = 1e-5
 
 
 def test_the_running_stack_is_supported():
