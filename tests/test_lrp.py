@@ -191,10 +191,32 @@ def test_conservation_table_of_innvestigate_matches_the_reference(committed, cif
 
 
 def test_lrp0_equals_gradient_times_input_on_this_relu_network(committed, cifar):
-    images = cifar.x_test[:8]
-    lrp0 = Analyzer(committed, "lrp.z").analyze(images)
-    gradient_x_input = Analyzer(committed, "input_t_gradient").analyze(images)
-    assert np.abs(lrp0 - gradient_x_input).max() <= 1e-3 * np.abs(gradient_x_input).max()
+    """Per image, to 1e-3 of its largest |relevance|, on the images where float32 LRP-0 is well
+    conditioned: its sensitivity to float32 rounding of the denominators is below a fifth of that
+    (measured on 256 test images: the error is at most 3.8 times the sensitivity). On the others
+    float32 LRP-0 itself is inexact; the identity is proven to 1e-9 in float64 in test_canonize.py."""
+    network = ref.from_keras(committed)
+    lrp0 = Analyzer(committed, "lrp.z")
+    targets = lrp0.targets(cifar.x_test)
+    conditioned = verify.lrp0_sensitivity(network, cifar.x_test, targets) <= 2e-4
+    assert conditioned.sum() >= 16
+    images, targets = cifar.x_test[conditioned], targets[conditioned]
+    relevance = lrp0.analyze(images, targets)
+    gradient_x_input = Analyzer(committed, "input_t_gradient").analyze(images, targets)
+    scale = np.abs(gradient_x_input).reshape(len(images), -1).max(axis=1)
+    error = np.abs(relevance - gradient_x_input).reshape(len(images), -1).max(axis=1)
+    assert np.all(error <= 1e-3 * scale), error / scale
+
+
+def test_the_lrp0_sensitivity_finds_a_denominator_that_rounding_swamps():
+    """Two inputs whose contributions cancel to a ReLU input of 1e-9 of their size: rounding them in
+    float32 decides how LRP-0 splits the relevance. Scaled apart, the same network is harmless."""
+    hidden = ref.Dense(weight=np.array([[1.0], [-1.0]]), bias=np.zeros(1), name="hidden")
+    output = ref.Dense(weight=np.ones((1, 1)), bias=np.zeros(1), name="output")
+    network = ref.Network([hidden, ref.ReLU(), output])
+    cancelling, distinct = np.array([[1.0 + 1e-9, 1.0]]), np.array([[2.0, 1.0]])
+    assert verify.lrp0_sensitivity(network, cancelling, targets=np.zeros(1, int))[0] > 0.5
+    assert verify.lrp0_sensitivity(network, distinct, targets=np.zeros(1, int))[0] < 1e-6
 
 
 @pytest.mark.parametrize(
