@@ -65,7 +65,7 @@ test: $(STAMP)
 
 # Executes each notebook top to bottom on a fresh kernel and saves it with its outputs, without the
 # progress bars a saved run would freeze at 0% (tools/clean_outputs.py). LRP_RETRAIN=1: notebooks that
-# load a committed model by default (06) train it instead, so everything is reproduced from scratch.
+# load committed models by default (06, 09) train them instead, so everything is reproduced from scratch.
 notebooks: $(STAMP)
 	@for notebook in $(NOTEBOOKS); do \
 		echo "== $$notebook"; \

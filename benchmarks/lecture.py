@@ -1,12 +1,12 @@
-"""Lecture timings: each notebook run top to bottom at full settings, loading the committed models.
+"""Lecture timings: each notebook run top to bottom in lecture mode, loading the committed models.
 
-    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/lecture.py [NOTEBOOK ...]
+    LRP_CIFAR10_DIR=... LRP_SPAM_DIR=... .venv/bin/python benchmarks/lecture.py [NOTEBOOK ...]
 
-For every notebook (default: all), on a fresh kernel, as a lecturer runs it: the wall time from
-starting the kernel to the last cell, and to the end of the first cell that draws a figure. Models
-are loaded, never trained (LRP_RETRAIN=0: notebook 02 loads the committed model and plots the training
-curves recorded with it). Figures go to a scratch folder and the executed notebooks are not saved, so
-the committed ones are not touched.
+For every notebook (default: all), on a fresh kernel, as a lecturer runs it (LRP_LECTURE=1): the wall
+time from starting the kernel to the last cell, and to the end of the first cell that draws a figure.
+Models are loaded, never trained (notebook 02 loads the committed model and plots the training curves
+recorded with it), and notebooks use their lecture sizes where they name one. Figures go to a scratch
+folder and the executed notebooks are not saved, so the committed ones are not touched.
 Run on an otherwise idle machine; goals (issue 14): every notebook in 90 s, its first figure in 20 s.
 """
 
@@ -52,7 +52,7 @@ def main():
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="lecture-") as scratch:
-        os.environ.update(LRP_QUICK="0", LRP_RETRAIN="0", LRP_IMAGES_DIR=scratch)
+        os.environ.update(LRP_QUICK="0", LRP_LECTURE="1", LRP_RETRAIN="0", LRP_IMAGES_DIR=scratch)
         print(f"machine: {machine.describe()}")
         print(f"{'notebook':<40}{'to the end':>12}{'first figure':>14}")
         timings = {}

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 QUICK_VARIABLE = "LRP_QUICK"
+LECTURE_VARIABLE = "LRP_LECTURE"
 RETRAIN_VARIABLE = "LRP_RETRAIN"
 IMAGES_VARIABLE = "LRP_IMAGES_DIR"
 _YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -20,23 +21,31 @@ _YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 @dataclass(frozen=True)
 class Settings:
     """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests;
-    `recipe` is the training recipe notebook 02 uses ("fast" unless $LRP_RECIPE says "seed");
-    `retrain` is $LRP_RETRAIN (None when unset, see `train`)."""
+    `lecture` runs ($LRP_LECTURE=1) load every committed model and use fewer images where a notebook
+    names a lecture size, so each runs in front of a class in about a minute; `recipe` is the
+    training recipe notebook 02 uses ("fast" unless $LRP_RECIPE says "seed"); `retrain` is
+    $LRP_RETRAIN (None when unset, see `train`)."""
 
     quick: bool
     seed: int
     recipe: str = "fast"
     retrain: bool | None = None
+    lecture: bool = False
 
-    def pick(self, full, quick):
-        """The full-run value, or the quick-mode one: `epochs = settings.pick(full=40, quick=1)`."""
-        return quick if self.quick else full
+    def pick(self, full, quick, lecture=None):
+        """The full-run value, the quick-mode one, or in a lecture the `lecture` one (the full one if
+        not given): `images = settings.pick(full=256, quick=20, lecture=32)`."""
+        if self.quick:
+            return quick
+        return full if lecture is None or not self.lecture else lecture
 
     def train(self, default: bool) -> bool:
-        """Whether a notebook that asks (02, 06) trains its model or loads the committed one:
-        LRP_RETRAIN=1 trains (`make all` sets it, to reproduce everything), LRP_RETRAIN=0 loads (a
-        lecture); unset, the notebook's `default`."""
-        return default if self.retrain is None else self.retrain
+        """Whether a notebook that asks (02, 06, 09) trains its models or loads the committed ones:
+        LRP_RETRAIN=1 trains (`make all` sets it, to reproduce everything), LRP_RETRAIN=0 loads, and
+        so does a lecture unless LRP_RETRAIN=1; otherwise the notebook's `default`."""
+        if self.retrain is not None:
+            return self.retrain
+        return False if self.lecture else default
 
 
 def retrain_choice() -> bool | None:
@@ -50,6 +59,11 @@ def retrain_choice() -> bool | None:
 def quick_mode() -> bool:
     """True when the environment variable LRP_QUICK is set to 1/true/yes (tests set it)."""
     return os.environ.get(QUICK_VARIABLE, "").strip().lower() in _YES
+
+
+def lecture_mode() -> bool:
+    """True when the environment variable LRP_LECTURE is set to 1/true/yes."""
+    return os.environ.get(LECTURE_VARIABLE, "").strip().lower() in _YES
 
 
 _decided: Settings | None = None  # what the last setup_notebook() call decided
@@ -86,9 +100,17 @@ def setup_notebook(seed: int = 42) -> Settings:
     _plot_defaults()
     from .models import recipe_choice  # the recipes live in models
 
-    settings = _decided = Settings(quick=quick_mode(), seed=seed, recipe=recipe_choice(), retrain=retrain_choice())
+    settings = _decided = Settings(
+        quick=quick_mode(),
+        seed=seed,
+        recipe=recipe_choice(),
+        retrain=retrain_choice(),
+        lecture=lecture_mode() and not quick_mode(),  # quick mode (tests) wins
+    )
     if settings.quick:
         print(f"Quick mode ({QUICK_VARIABLE}=1): fewer epochs and images; numbers differ from a full run.")
+    elif settings.lecture:
+        print(f"Lecture mode ({LECTURE_VARIABLE}=1): committed models, fewer images; numbers differ from a full run.")
     return settings
 
 

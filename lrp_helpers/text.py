@@ -12,11 +12,13 @@ get one number per token (`token_relevance`).
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import itertools
 import os
 import re
 import tarfile
+import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -431,6 +433,65 @@ def train_text_cnn(
     accuracy = fit_classifier(model, sequences.ids, labels, epochs, batch_size, learning_rate)
     centre_logits(model)
     return accuracy
+
+
+BODY, WHOLE, PLANTED = "text_body", "text_whole", "text_planted"  # notebook 09's three models, by file name
+
+
+class VocabularyMismatchError(ValueError):
+    """A saved text model was trained with another vocabulary than the one it is loaded with."""
+
+
+def vocabulary_fingerprint(vocabulary: Vocabulary) -> str:
+    """A short hash of the words in id order: two vocabularies with it equal encode alike."""
+    return hashlib.sha256("\n".join(vocabulary.words).encode()).hexdigest()[:16]
+
+
+def trained_text_cnn(
+    name: str, vocabulary: Vocabulary, sequences: Sequences, labels: np.ndarray, epochs: int, train: bool, settings=None
+):
+    """Notebook 09's model `name` (BODY, WHOLE or PLANTED): trained here on `sequences` and saved, or
+    (`train=False`) the committed one loaded, refused with a clear error if its vocabulary differs.
+
+    models/<name>.h5 is what a full run writes and is committed; quick mode writes models/quick/.
+    `settings` default: what setup_notebook() decided.
+    """
+    from . import models
+    from .session import current_settings, project_root
+
+    settings = settings or current_settings()
+    if train:
+        model = text_cnn(len(vocabulary))
+        started = time.time()
+        training_accuracy = train_text_cnn(model, sequences, labels, epochs=epochs)
+        models.save_model(
+            model,
+            models.model_path(quick=settings.quick, name=name),
+            epochs=epochs,
+            seed=settings.seed,
+            training_messages=len(sequences),
+            training_accuracy=training_accuracy,
+            training_seconds=round(time.time() - started),
+            vocabulary_size=len(vocabulary),
+            vocabulary=vocabulary_fingerprint(vocabulary),
+            trained_on=datetime.date.today().isoformat(),
+            tensorflow=tf.__version__,
+        )
+        return model
+    path = models.model_path(quick=False, name=name)
+    metadata = models.load_metadata(path) if path.exists() else {}
+    if metadata.get("vocabulary") != vocabulary_fingerprint(vocabulary):
+        raise VocabularyMismatchError(
+            f"{path} was trained with another vocabulary than this notebook built "
+            f"({metadata.get('vocabulary_size', '?')} words, fingerprint {metadata.get('vocabulary', '?')}; "
+            f"here {len(vocabulary)} words, {vocabulary_fingerprint(vocabulary)}): the committed text models go "
+            "with the full corpus. Train them here instead: TRAIN = True, or LRP_RETRAIN=1 in the environment."
+        )
+    model = models.load_model(path)
+    shown = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
+    trained = f"{metadata['epochs']} epochs on {metadata['training_messages']} messages"
+    print(f"Loaded {shown}: {trained}, trained {metadata['trained_on']}.")
+    return model
 
 
 def centre_logits(model) -> None:

@@ -99,3 +99,21 @@ def test_unknown_retrain_value_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(session.RETRAIN_VARIABLE, "maybe")
     with pytest.raises(ValueError, match="LRP_RETRAIN='maybe': use 1 to train every model, 0 to load"):
         session.retrain_choice()
+
+
+def test_lecture_mode_picks_lecture_sizes_loads_models_and_yields_to_quick_mode(monkeypatch, capsys):
+    monkeypatch.delenv(session.RETRAIN_VARIABLE, raising=False)
+    monkeypatch.setenv(session.LECTURE_VARIABLE, "1")
+    monkeypatch.setenv("LRP_QUICK", "0")
+    lecture = session.setup_notebook()
+    assert "Lecture mode (LRP_LECTURE=1)" in capsys.readouterr().out
+    assert lecture.pick(full=256, quick=20, lecture=32) == 32 and lecture.pick(full=256, quick=20) == 256
+    assert lecture.train(default=True) is False
+    monkeypatch.setenv(session.RETRAIN_VARIABLE, "1")
+    assert session.setup_notebook().train(default=False) is True
+    monkeypatch.setenv("LRP_QUICK", "1")
+    quick = session.setup_notebook()
+    assert not quick.lecture and quick.pick(full=256, quick=20, lecture=32) == 20
+    monkeypatch.setenv("LRP_QUICK", "0")
+    monkeypatch.setenv(session.LECTURE_VARIABLE, "0")
+    assert session.setup_notebook().pick(full=256, quick=20, lecture=32) == 256

@@ -485,6 +485,24 @@ def test_draw_tokens_wraps_and_colours_headless():
 
 
 # ---------------------------------------------------------------------------------------------
+def test_a_saved_text_model_loads_only_with_the_vocabulary_it_was_trained_with(tmp_path, monkeypatch):
+    from lrp_helpers import models, session
+
+    monkeypatch.setattr(models, "model_path", lambda quick=False, name=models.CLEAN: tmp_path / f"{name}.h5")
+    settings = session.Settings(quick=False, seed=0)
+    bodies, labels = _synthetic_mail(64, seed=1)
+    vocabulary = text.Vocabulary.build([text.tokenize(body) for body in bodies])
+    sequences = text.encode(vocabulary, bodies)
+    trained = text.trained_text_cnn(text.BODY, vocabulary, sequences, labels, epochs=1, train=True, settings=settings)
+    metadata = models.load_metadata(tmp_path / f"{text.BODY}.h5")
+    assert metadata["vocabulary"] == text.vocabulary_fingerprint(vocabulary) and metadata["epochs"] == 1
+    loaded = text.trained_text_cnn(text.BODY, vocabulary, sequences, labels, epochs=1, train=False, settings=settings)
+    np.testing.assert_array_equal(loaded.predict(sequences.ids, verbose=0), trained.predict(sequences.ids, verbose=0))
+    other = text.Vocabulary.build([text.tokenize(body) for body in bodies[:32]])
+    with pytest.raises(text.VocabularyMismatchError, match=r"another vocabulary.*LRP_RETRAIN=1"):
+        text.trained_text_cnn(text.BODY, other, sequences, labels, epochs=1, train=False, settings=settings)
+
+
 # The real corpus
 # ---------------------------------------------------------------------------------------------
 
@@ -499,3 +517,37 @@ def test_the_real_spamassassin_corpus():
     assert abs(corpus.train.labels.mean() - corpus.test.labels.mean()) < 0.005
     assert corpus.verified.startswith("SHA-256 of 6046 files") or corpus.verified.startswith("MD5 of 6046")
     assert all(header and not header.startswith("\n") for header in corpus.test.headers[:100])
+
+
+@pytest.mark.slow
+def test_the_committed_text_models_go_with_notebook_09s_vocabulary_and_do_their_jobs():
+    """Notebook 09 loads them by default: built as the notebook builds it, the vocabulary must be the
+    one they were trained with, the body model must classify, and the planted one must follow the cue."""
+    from lrp_helpers import session
+
+    corpus = load_spamassassin()
+    cue = "xqzzy"
+    vocabulary = text.Vocabulary.build(
+        [
+            text.message_tokens(body, header)[0] + text.message_tokens(body)[0]
+            for header, body in zip(corpus.train.headers, corpus.train.bodies)
+        ],
+        extra=(cue,),
+    )
+    body_test = text.encode(vocabulary, corpus.test.bodies)
+    settings = session.Settings(quick=False, seed=42)
+    loaded = {
+        name: text.trained_text_cnn(name, vocabulary, body_test, corpus.test.labels, 5, train=False, settings=settings)
+        for name in (text.BODY, text.WHOLE, text.PLANTED)
+    }
+    whole_test = text.encode(vocabulary, corpus.test.bodies, corpus.test.headers)
+    for name, sequences in ((text.BODY, body_test), (text.WHOLE, whole_test)):
+        predictions = loaded[name].predict(sequences.ids, verbose=0).argmax(axis=1)
+        assert (predictions == corpus.test.labels).mean() > 0.9, name
+    ham = np.flatnonzero(corpus.test.labels == text.HAM)
+    cued, _ = text.plant_token(body_test, ham, cue, vocabulary, seed=3)
+    called_spam = {
+        name: (loaded[name].predict(cued.ids[ham], verbose=0).argmax(axis=1) == text.SPAM).mean()
+        for name in (text.BODY, text.PLANTED)
+    }
+    assert called_spam[text.PLANTED] > 0.5 > 0.2 > called_spam[text.BODY], called_spam
