@@ -64,6 +64,30 @@ def test_the_readme_quotes_notebook_04_as_committed():
     assert quoted.groups() == shown.groups()
 
 
+def test_the_readme_quotes_notebook_09_as_committed():
+    """The README's figures for the text models are notebook 09's rendered summary."""
+    notebook = json.loads((ROOT / "notebooks" / "09_lrp_for_text.ipynb").read_text())
+    markdown = [
+        "".join(output["data"]["text/markdown"])
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if "text/markdown" in output.get("data", {})
+    ]
+    shown = re.search(
+        r"the network reached ([\d.]+)% — but put a median (\d+)% of its relevance on the header.*?"
+        r"followed a swapped header (\d+)% of the time\. Trained on \*\*bodies only\*\* it reached ([\d.]+)%",
+        re.sub(r"\s+", " ", " ".join(markdown)),
+    )
+    quoted = re.search(
+        r"network reaches ([\d.]+)% test accuracy but puts a median (\d+)% of its LRP relevance on the headers.*?"
+        r"follows a swapped header in (\d+)% of the test messages; trained on\s+bodies only it reaches ([\d.]+)%",
+        (ROOT / "README.md").read_text(),
+        re.S,
+    )
+    assert shown and quoted, "notebook 09 renders, and the README quotes, the text models' figures"
+    assert quoted.groups() == shown.groups()
+
+
 def _training_recipes(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import training_recipes
