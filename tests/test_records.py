@@ -105,3 +105,17 @@ def test_appending_runs_keeps_the_earlier_ones_and_refuses_another_machine(tmp_p
     with pytest.raises(SystemExit, match="not on this machine"):
         recipes.record(path, [{"seed": 45}], "2.20.0", append=True)
     assert [run["seed"] for run in json.loads(path.read_text())["runs"]] == [44]
+
+
+def test_the_lecture_timings_cover_every_notebook_and_the_measurements_quote_them():
+    """benchmarks/lecture.py --record benchmarks/results/lecture.json; docs/measurements.md quotes it."""
+    record = json.loads((ROOT / "benchmarks" / "results" / "lecture.json").read_text())
+    notebooks = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(record["notebooks"]) == notebooks
+    quoted = ", ".join(
+        f"{name[:2]}: {timing['seconds']:.0f} s ({timing['first_figure_seconds']:.0f} s)"
+        for name, timing in sorted(record["notebooks"].items())
+    )
+    assert quoted in (ROOT / "docs" / "measurements.md").read_text(), quoted
+    seconds = [timing["seconds"] for timing in record["notebooks"].values()]
+    assert f"runs in {min(seconds):.0f}–{max(seconds):.0f} s" in (ROOT / "README.md").read_text()
