@@ -435,6 +435,15 @@ def train_text_cnn(
     return accuracy
 
 
+def corpus_vocabulary(headers, bodies, extra: tuple[str, ...] = ()) -> Vocabulary:
+    """One vocabulary for both of notebook 09's inputs: the words of each whole message (header and
+    body) and of its body alone, so the body-only and the whole-message model share word ids."""
+    return Vocabulary.build(
+        [message_tokens(body, header)[0] + message_tokens(body)[0] for header, body in zip(headers, bodies)],
+        extra=extra,
+    )
+
+
 BODY, WHOLE, PLANTED = "text_body", "text_whole", "text_planted"  # notebook 09's three models, by file name
 
 

@@ -42,7 +42,7 @@ def ambiguous_images(network, images, tolerance: float = 1e-6) -> np.ndarray:
     return pooling_margins(network, images) < tolerance
 
 
-FLOAT32_ROUNDING = 2.0**-24  # unit roundoff of float32
+FLOAT32_ROUNDING = np.finfo(np.float32).eps / 2  # unit roundoff: 2⁻²⁴
 
 
 class _RoundedDenominators(reference.LRP0):

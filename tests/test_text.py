@@ -527,13 +527,7 @@ def test_the_committed_text_models_go_with_notebook_09s_vocabulary_and_do_their_
 
     corpus = load_spamassassin()
     cue = "xqzzy"
-    vocabulary = text.Vocabulary.build(
-        [
-            text.message_tokens(body, header)[0] + text.message_tokens(body)[0]
-            for header, body in zip(corpus.train.headers, corpus.train.bodies)
-        ],
-        extra=(cue,),
-    )
+    vocabulary = text.corpus_vocabulary(corpus.train.headers, corpus.train.bodies, extra=(cue,))
     body_test = text.encode(vocabulary, corpus.test.bodies)
     settings = session.Settings(quick=False, seed=42)
     loaded = {
