@@ -11,6 +11,7 @@ import pytest
 from conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -58,7 +59,7 @@ def test_image_links_resolve(path):
             assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_committed_with_the_outputs_of_one_full_run(path):
     cells = [c for c in _cells(path) if c["cell_type"] == "code" and _source(c).strip()]
     counts = [c["execution_count"] for c in cells]
@@ -97,9 +98,6 @@ def test_saved_cells_are_the_package_code():
     assert saved, f"no notebook cell starts with {SAVED}"
     for notebook, name, source in saved:
         assert source in package.get(name, []), f"{notebook}: {name} differs from its lrp_helpers version"
-
-
-SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
