@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT
 
-from lrp_helpers import analysis, compat, data, models
+from lrp_helpers import analysis, compat, data, models, verify
+from lrp_helpers import reference as ref
 
 REFERENCE = ROOT / "tests" / "cross_stack_reference.npz"
 # LRP variants and the gradient, as in the issue's measurement across stacks.
@@ -29,6 +30,17 @@ REFERENCE_IMAGES = 4
 # order too: one thread against two moves iNNvestigate's sequential_preset_a by up to 1.3e-5 (the other
 # methods 4.2e-7). So the numbers are always computed with one thread, the reference's setting.
 TOLERANCE = 1e-5
+# Another CPU changes the summation order as the thread count does: against the reference (written on a
+# host without AVX-512), an AVX-512 host measured 2.1e-5 for sequential_preset_a on 2026-12-05, every
+# other method but lrp.z within 1e-5. A real difference in what is computed (a rule, a surrogate, a
+# layer) moves maps by 1e-2 or more.
+METHOD_TOLERANCE = {"lrp.sequential_preset_a": 1e-4}
+# LRP-0 (lrp.z) divides by unstabilised denominators. Float32 rounding alone can move its map on an image
+# by `verify.lrp0_sensitivity` of the image's largest |relevance| (tests/test_lrp.py), so on another CPU
+# (other kernels, other summation order) two correct float32 maps may differ by about twice that. Measured
+# 2026-12-05: 4.8e-5 of the largest value between an AVX-512 host and the reference's host, on images whose
+# sensitivity is 0.5-2.5e-4.
+ROUNDING_ALLOWANCE = 2
 
 
 def test_the_running_stack_is_supported():
@@ -97,7 +109,22 @@ def test_committed_model_gives_the_same_numbers_on_every_stack(cifar10_dir, tmp_
     for name, expected in reference.items():
         scale = np.abs(expected).max()
         assert scale > 0
-        assert np.abs(numbers[name] - expected).max() <= TOLERANCE * scale, name
+        error = np.abs(numbers[name] - expected).reshape(len(expected), -1).max(axis=1)
+        allowed = np.full(len(expected), METHOD_TOLERANCE.get(name, TOLERANCE) * scale)
+        if name == "lrp.z":
+            allowed += (
+                ROUNDING_ALLOWANCE
+                * _lrp0_rounding(cifar10_dir)
+                * np.abs(expected).reshape(len(expected), -1).max(axis=1)
+            )
+        assert np.all(error <= allowed), (name, error / allowed)
+
+
+def _lrp0_rounding(cifar10_dir) -> np.ndarray:
+    """Per reference image, how far float32 rounding alone can move its LRP-0 map (relative to its largest value)."""
+    model = models.load_model(models.model_path(quick=False))
+    images = data.load_cifar10(cifar10_dir, train_size=10, test_size=100).x_test[:REFERENCE_IMAGES]
+    return verify.lrp0_sensitivity(ref.from_keras(model), images, np.zeros(REFERENCE_IMAGES, int))
 
 
 @pytest.mark.slow

@@ -64,9 +64,13 @@ NATIVE_CASES = [
     ("lrp.flat", None),
 ]
 # LRP-0 divides by z with no stabiliser. Where |z| is a few float32 rounding steps, the float32 and
-# float64 quotients differ by a large factor; measured worst case 1.5e-3 of max |R| on these models.
-# 1e-2 still fails any real error (a wrong surrogate gives ~0.2). Everything else: 1e-4 of max |R|.
+# float64 quotients differ by a large factor, so LRP-0 is compared only on the images where float32
+# rounding cannot move the map by more than a fifth of the bound (`verify.lrp0_sensitivity`, which the
+# error exceeded by at most 3.8x in 256 images; without this, a briefly trained model on an AVX-512 host
+# measured 0.064 on 2026-12-05). 1e-2 still fails any real error (a wrong surrogate gives ~0.2).
+# Everything else: 1e-4 of max |R|.
 TOLERANCE = {"lrp.0": 1e-2}
+CONDITIONED = 1 / 5  # of the bound
 
 
 def test_every_native_counterpart_is_checked():
@@ -80,7 +84,11 @@ def test_innvestigate_agrees_with_the_reference_at_every_layer(model, cifar, nam
     network = ref.from_keras(model)
     native, params = method.native(value)
     analyzer = Analyzer(model, native, keep_layers=True, **params)
-    agreement = verify.compare(analyzer, network, method.how(value, network), cifar.x_test)
+    images = cifar.x_test
+    if name == "lrp.0":
+        sensitivity = verify.lrp0_sensitivity(network, images, analyzer.targets(images))
+        images = images[sensitivity <= CONDITIONED * TOLERANCE[name]]
+    agreement = verify.compare(analyzer, network, method.how(value, network), images)
     assert agreement.images_compared >= 16
     assert len(agreement.layers) == len(model.layers)  # the input and every layer's output
     worst = dict(zip(agreement.layers, agreement.relative_error))
@@ -195,17 +203,18 @@ def test_lrp0_equals_gradient_times_input_on_this_relu_network(committed, cifar)
     conditioned: its sensitivity to float32 rounding of the denominators is below a fifth of that
     (measured on 256 test images: the error is at most 3.8 times the sensitivity). On the others
     float32 LRP-0 itself is inexact; the identity is proven to 1e-9 in float64 in test_canonize.py."""
+    bound = 1e-3
     network = ref.from_keras(committed)
     lrp0 = Analyzer(committed, "lrp.z")
     targets = lrp0.targets(cifar.x_test)
-    conditioned = verify.lrp0_sensitivity(network, cifar.x_test, targets) <= 2e-4
+    conditioned = verify.lrp0_sensitivity(network, cifar.x_test, targets) <= CONDITIONED * bound
     assert conditioned.sum() >= 16
     images, targets = cifar.x_test[conditioned], targets[conditioned]
     relevance = lrp0.analyze(images, targets)
     gradient_x_input = Analyzer(committed, "input_t_gradient").analyze(images, targets)
     scale = np.abs(gradient_x_input).reshape(len(images), -1).max(axis=1)
     error = np.abs(relevance - gradient_x_input).reshape(len(images), -1).max(axis=1)
-    assert np.all(error <= 1e-3 * scale), error / scale
+    assert np.all(error <= bound * scale), error / scale
 
 
 def test_the_lrp0_sensitivity_finds_a_denominator_that_rounding_swamps():
