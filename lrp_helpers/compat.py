@@ -1,10 +1,10 @@
 """The one place that knows which TensorFlow/Keras stack runs, and what differs between them.
 
-Two stacks are supported (README, "Set up and run"):
+Two stacks are supported (docs/setup.md, "The software stacks"):
 
-* classic: Python 3.11, TensorFlow 2.14 with its own Keras 2 (`keras` 2.14), numpy < 2;
-* current: Python 3.12/3.13, TensorFlow >= 2.16 with Keras 2 from the `tf_keras` package of the same
-  minor version, selected by ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported, numpy 2.
+* current (the default): Python 3.11-3.13, TensorFlow >= 2.16 with Keras 2 from the `tf_keras` package
+  of the same minor version, selected by ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported, numpy 2;
+* classic: Python 3.11, TensorFlow 2.14 with its own Keras 2 (`keras` 2.14), numpy < 2.
 
 iNNvestigate 2.1.2 builds TF1-style graphs with Keras 2 and runs on both. Its metadata
 (`Requires-Python <3.12`, `tensorflow <2.15`, `numpy <2`) is stale: the current stack installs it
@@ -76,8 +76,8 @@ def check_stack(graph_mode: bool = True) -> None:
             )
     elif tf_version != (2, 14):
         raise UnsupportedStackError(
-            f"TensorFlow {tf.__version__} is not supported: use 2.14 (Python 3.11) or 2.16 and later with "
-            "tf_keras (see the README)."
+            f"TensorFlow {tf.__version__} is not supported: use 2.16 or later with tf_keras (the current stack; "
+            "tested: 2.20, 2.21) or 2.14 (the classic stack; see docs/setup.md)."
         )
     try:  # the distribution's version: innvestigate.__version__ says 2.0.1 in release 2.1.2
         innvestigate_version = metadata.version("innvestigate")
@@ -104,7 +104,7 @@ def engine_module(name: str):
         return importlib.import_module(module_name)
     except ImportError as error:
         raise UnsupportedStackError(
-            f"cannot import {module_name} ({error}); this Keras version is not supported (see the README)"
+            f"cannot import {module_name} ({error}); this Keras version is not supported (see docs/setup.md)"
         ) from error
 
 
@@ -144,7 +144,7 @@ def check_internals() -> None:
         raise UnsupportedStackError(
             f"this iNNvestigate/Keras lacks internals lrp_helpers corrects or uses ({', '.join(missing)}); "
             f"install the tested versions: pip install --no-deps --ignore-requires-python "
-            f"innvestigate=={INNVESTIGATE_VERSION} (see the README)"
+            f"innvestigate=={INNVESTIGATE_VERSION} (see docs/setup.md)"
         )
 
 

@@ -48,7 +48,9 @@ def test_listed_in_the_contents(path):
     assert f"(notebooks/{path.name})" in (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + [ROOT / "README.md"], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + [ROOT / "README.md", *sorted(ROOT.glob("docs/*.md"))], ids=lambda p: p.name
+)
 def test_image_links_resolve(path):
     if path.suffix == ".ipynb":
         text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")

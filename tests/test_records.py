@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
+MEASUREMENTS = ROOT / "docs" / "measurements.md"
+VERIFICATION = ROOT / "docs" / "verification.md"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -33,11 +35,11 @@ def test_the_fast_recipe_was_recorded_with_three_seeds_as_it_is_now():
         assert len(run["test_accuracy"]) == len(run["epoch_end_seconds"]) == models.FAST_RECIPE.epochs
 
 
-def test_the_readme_quotes_the_three_seeds_as_recorded():
-    """In its table of measured times and in its section on reproducibility."""
+def test_the_measurements_quote_the_three_seeds_as_recorded():
+    """In the table of measured times and in the section on reproducibility (docs/measurements.md)."""
     final = np.array([run["test_accuracy"][-1] for run in _fast_runs()])
-    quoted = re.findall(r"lowest ([\d.]+)%, mean ([\d.]+)%, highest ([\d.]+)%", (ROOT / "README.md").read_text())
-    assert len(quoted) >= 2, "the README's table and its reproducibility section quote the fast recipe's seeds"
+    quoted = re.findall(r"lowest ([\d.]+)%, mean ([\d.]+)%, highest ([\d.]+)%", MEASUREMENTS.read_text())
+    assert len(quoted) >= 2, "the table and the reproducibility section quote the fast recipe's seeds"
     recorded = [round(100 * value, 2) for value in (final.min(), final.mean(), final.max())]
     assert all([float(value) for value in quote] == recorded for quote in quoted), (quoted, recorded)
 
@@ -54,37 +56,13 @@ def test_the_spread_notebook_03_shows_comes_from_the_recorded_seeds():
         assert set(model["median_pixel_share_by_epsilon"]) == {"0.01", "0.1", "1"}
 
 
-def test_the_readme_quotes_notebook_04_as_committed():
-    """The README's figures for the rules on the network as trained are notebook 04's rendered ones."""
+def test_the_verification_page_quotes_notebook_04_as_committed():
+    """docs/verification.md's figures for the rules on the network as trained are notebook 04's rendered ones."""
     notebook = json.loads((ROOT / "notebooks" / "04_comparing_rules.ipynb").read_text())
     rendered = json.dumps([cell.get("outputs", []) for cell in notebook["cells"]], ensure_ascii=False)
     shown = re.search(r"z⁺ delivered a median \*\*(\d+)%\*\*.*?α2β1 delivered \*\*(\d+)%\*\*", rendered)
-    quoted = re.search(r"z⁺ brings a median (\d+)% of the logit.*?α2β1 (\d+)%", (ROOT / "README.md").read_text(), re.S)
-    assert shown and quoted, "notebook 04 renders, and the README quotes, z⁺'s and α2β1's median share"
-    assert quoted.groups() == shown.groups()
-
-
-def test_the_readme_quotes_notebook_09_as_committed():
-    """The README's figures for the text models are notebook 09's rendered summary."""
-    notebook = json.loads((ROOT / "notebooks" / "09_lrp_for_text.ipynb").read_text())
-    markdown = [
-        "".join(output["data"]["text/markdown"])
-        for cell in notebook["cells"]
-        for output in cell.get("outputs", [])
-        if "text/markdown" in output.get("data", {})
-    ]
-    shown = re.search(
-        r"the network reached ([\d.]+)% — but put a median (\d+)% of its relevance on the header.*?"
-        r"followed a swapped header (\d+)% of the time\. Trained on \*\*bodies only\*\* it reached ([\d.]+)%",
-        re.sub(r"\s+", " ", " ".join(markdown)),
-    )
-    quoted = re.search(
-        r"network reaches ([\d.]+)% test accuracy but puts a median (\d+)% of its LRP relevance on the headers.*?"
-        r"follows a swapped header in (\d+)% of the test messages; trained on\s+bodies only it reaches ([\d.]+)%",
-        (ROOT / "README.md").read_text(),
-        re.S,
-    )
-    assert shown and quoted, "notebook 09 renders, and the README quotes, the text models' figures"
+    quoted = re.search(r"z⁺ brings a median (\d+)% of the logit.*?α2β1 (\d+)%", VERIFICATION.read_text(), re.S)
+    assert shown and quoted, "notebook 04 renders, and docs/verification.md quotes, z⁺'s and α2β1's median share"
     assert quoted.groups() == shown.groups()
 
 
@@ -119,7 +97,13 @@ def test_the_lecture_timings_cover_every_notebook_and_the_measurements_quote_the
     assert quoted in (ROOT / "docs" / "measurements.md").read_text(), quoted
     seconds = [timing["seconds"] for timing in record["notebooks"].values()]
     first = [timing["first_figure_seconds"] for timing in record["notebooks"].values()]
-    readme = (ROOT / "README.md").read_text()
-    assert f"runs in {min(seconds):.0f}–{max(seconds):.0f} s" in readme
+    assert f"runs in {min(seconds):.0f}–{max(seconds):.0f} s" in (ROOT / "README.md").read_text()
     row = f"| {min(seconds):.0f}–{max(seconds):.0f} s ({min(first):.0f}–{max(first):.0f} s) |"
-    assert row in readme, f"the README's table of measured times quotes the record: {row}"
+    assert row in MEASUREMENTS.read_text(), f"the table of measured times quotes the record: {row}"
+
+
+def test_the_readme_quotes_make_alls_measured_time():
+    """Start here's time for `make all` is the measured one in docs/measurements.md's table."""
+    quoted = re.search(r"([\d.]+) min", (ROOT / "README.md").read_text().split("make all\n```", 1)[1])
+    measured = re.search(r"^\| `make all`[^|]*\| ([\d.]+) min", MEASUREMENTS.read_text(), flags=re.MULTILINE)
+    assert quoted and measured and quoted[1] == measured[1], (quoted, measured)

@@ -8,11 +8,16 @@
 Writing is idempotent: re-run it after notebooks were re-executed elsewhere. Only cell sources change,
 never outputs; off Colab the set-up does nothing and prints nothing, so existing outputs stay valid.
 
-`--simulate` (what `make colab` calls) builds a venv with the packages Colab preinstalls, at the versions
-of constraints/current.txt (Colab's published versions; no lrp_helpers, no iNNvestigate), then executes
-each notebook in quick mode from a scratch folder, as Colab does from /content, with `google.colab`
-importable and git told to fetch REPOSITORY from this checkout. So the set-up's clone, its installs and
-its CIFAR-10 step really run; only the download is replaced by $LRP_CIFAR10_DIR when that is set.
+The set-up is the notebook's first code cell, collapsed: a Colab form (`# @title`, `cellView: form`) shown
+as one line on Colab, and `source_hidden` in JupyterLab. On Colab it clones the collection and installs it;
+it downloads nothing itself: each notebook's loaders fetch the data that notebook uses, once (CIFAR-10 in
+02-07, the spam corpus in 09, nothing in 01 and 08).
+
+`--simulate` (what `make colab` calls) builds a venv with the packages Colab preinstalls, at Colab's
+versions (constraints/current.txt with COLAB_PINS; no lrp_helpers, no iNNvestigate), then executes each
+notebook in quick mode from a scratch folder, as Colab does from /content, with `google.colab` importable
+and git told to fetch REPOSITORY from this checkout. So the set-up's clone and its installs really run;
+only the downloads are replaced by $LRP_CIFAR10_DIR and $LRP_SPAM_DIR when they are set.
 """
 
 from __future__ import annotations
@@ -49,7 +54,15 @@ COLAB_PREINSTALLED = (
     "ipykernel",
     "nbconvert",
 )
+# Where Colab's published versions differ from the current stack's lock: its front end runs ipywidgets 7,
+# while JupyterLab 4 needs ipywidgets 8.
+COLAB_PINS = ("ipywidgets==7.7.*",)
+SETUP_TITLE = "# @title Set-up: run this cell first (on Colab it also fetches the collection)"
 SETUP_CONDITION = 'if "google.colab" in sys.modules and not os.path.isdir("../lrp_helpers"):'
+# The data each loader fetches, and the variable `make colab` points it to instead of downloading.
+DATASETS = {"load_cifar10": "LRP_CIFAR10_DIR", "load_spamassassin": "LRP_SPAM_DIR"}
+# The set-up cell collapsed: a form on Colab, a hidden input in JupyterLab.
+SETUP_METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}
 
 
 def colab_url(notebook: str) -> str:
@@ -63,7 +76,8 @@ def badge(notebook: str) -> str:
 def setup_code() -> str:
     """The block that starts every notebook's first code cell (as `ruff format` would write it)."""
     clone = REPOSITORY.split("/")[1]
-    return f'''import os
+    return f'''{SETUP_TITLE}
+import os
 import sys
 
 {SETUP_CONDITION}  # on Colab, once
@@ -77,9 +91,6 @@ import sys
     pip_install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--ignore-requires-python"]
     subprocess.run([*pip_install, "./{clone}", "innvestigate==2.1.2"], check=True)
     os.chdir("{clone}/notebooks")
-    from lrp_helpers.data import load_cifar10
-
-    load_cifar10(train_size=10, test_size=10)  # downloads CIFAR-10 once (163 MB)
 '''
 
 
@@ -91,7 +102,9 @@ def _strip_setup(source: str) -> str:
     """The cell source without an earlier version of the set-up block (its imports, the `if` and its body)."""
     lines = _lines(source)
     start = 0
-    while start < len(lines) and lines[start].strip() in ("import os, sys", "import os", "import sys", ""):
+    while start < len(lines) and (
+        lines[start].strip() in ("import os, sys", "import os", "import sys", "") or lines[start].startswith("# @title")
+    ):
         start += 1
     if start == 0 or start == len(lines) or not lines[start].startswith(SETUP_CONDITION):
         return source
@@ -120,6 +133,7 @@ def updated_notebook(path: Path) -> str:
     cells[0]["source"] = _lines(with_badge("".join(cells[0]["source"]), path.name))
     first_code = next(cell for cell in cells if cell["cell_type"] == "code")
     first_code["source"] = _lines(with_setup("".join(first_code["source"])))
+    first_code["metadata"] = {**first_code.get("metadata", {}), **SETUP_METADATA}
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -146,11 +160,25 @@ def write() -> None:
         print(f"updated {path.relative_to(ROOT)}")
 
 
+def datasets_used(path: Path) -> set[str]:
+    """The variables of DATASETS whose loader the notebook's code calls (its set-up cell left out)."""
+    cells = [cell for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code"]
+    code = "\n".join("".join(cell["source"]) for cell in cells[1:])
+    return {variable for loader, variable in DATASETS.items() if f"{loader}(" in code}
+
+
 VENV = ROOT / ".venv-colab"
 
 
 def run(*command, **kwargs):
     subprocess.run(command, check=True, **kwargs)
+
+
+def colab_constraints(constraints: Path) -> str:
+    """The current stack's lock with COLAB_PINS in place of its lines for those packages and their front ends."""
+    replaced = {"ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "jupyterlab_widgets"}
+    kept = [line for line in constraints.read_text().splitlines() if line.split("==")[0].strip() not in replaced]
+    return "\n".join([*kept, *COLAB_PINS]) + "\n"
 
 
 def prepare(python: str, constraints: Path) -> None:
@@ -161,7 +189,9 @@ def prepare(python: str, constraints: Path) -> None:
         run(str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     # Reset on every run, so that each run's set-up cells install lrp_helpers and iNNvestigate anew.
     run(str(VENV / "bin" / "python"), "-m", "pip", "uninstall", "--quiet", "--yes", "lrp_helpers", "innvestigate")
-    run(str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(constraints), *COLAB_PREINSTALLED)
+    colab_lock = VENV / "colab-constraints.txt"
+    colab_lock.write_text(colab_constraints(constraints))
+    run(str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-c", str(colab_lock), *COLAB_PREINSTALLED)
     print(f"Colab venv ready in {time.perf_counter() - start:.0f} s", flush=True)
 
 
@@ -177,8 +207,11 @@ def simulate(python: str, constraints: Path) -> None:
         (startup / "sitecustomize.py").write_text(
             "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
         )
+        # A fresh Colab runtime: an empty home (no Keras cache), and only the data the notebook uses is at hand,
+        # so a notebook that touched other data would try to download it, which fails offline.
         env = {
-            **os.environ,
+            **{name: value for name, value in os.environ.items() if name not in DATASETS.values()},
+            "HOME": scratch,
             "PYTHONPATH": str(startup),
             "LRP_QUICK": "1",
             "GIT_CONFIG_COUNT": "1",
@@ -199,7 +232,7 @@ def simulate(python: str, constraints: Path) -> None:
                 "--inplace",
                 "--ExecutePreprocessor.timeout=1800",
                 str(copy),
-                env=env,
+                env={**env, **{name: os.environ[name] for name in datasets_used(path) if name in os.environ}},
             )
             print(f"{path.name}: ran on the Colab versions in {time.perf_counter() - notebook_start:.0f} s", flush=True)
     print(f"All {len(NOTEBOOKS)} notebooks ran through the Colab set-up in {time.perf_counter() - start:.0f} s")
