@@ -5,9 +5,12 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.error
 import urllib.request
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +27,7 @@ import colab  # noqa: E402
 import floors  # noqa: E402
 import lock  # noqa: E402
 
+MAKE = shutil.which("make") or "make"  # the tests below run it with a PATH of their own
 PYTHONS = ("3.11", "3.12", "3.13")  # pyproject's requires-python, each a Python the current stack's lock resolves for
 STACK_PYTHONS = {"current": PYTHONS, "classic": ("3.11",)}
 
@@ -175,9 +179,7 @@ def _make_on_a_machine_with(tmp_path, *pythons: str) -> subprocess.CompletedProc
         (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
         (bin_dir / name).chmod(0o755)
     env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
-    return subprocess.run(
-        ["/usr/bin/make", "-n", "env", "VENV=.venv-probe"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    return subprocess.run([MAKE, "-n", "env", "VENV=.venv-probe"], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("python", ["python3.11", "python3.12", "python3.13"])
@@ -192,7 +194,7 @@ def test_make_prefers_the_newest_python_and_says_what_to_install_without_one(tmp
     assert "python3.13 -m venv" in _make_on_a_machine_with(tmp_path / "all", "python3.11", "python3.13").stdout
     (tmp_path / "none").mkdir()
     result = subprocess.run(
-        ["/usr/bin/make", "env", "VENV=.venv-probe"],
+        [MAKE, "env", "VENV=.venv-probe"],
         cwd=ROOT,
         env={"PATH": str(tmp_path / "none"), "HOME": str(tmp_path)},
         capture_output=True,
@@ -237,8 +239,15 @@ def test_make_lab_serves_the_notebooks_from_the_environment(tmp_path):
         assert url, "".join(printed)
         token = url[0].split("token=")[1]
         api = f"http://localhost:{port}/api/contents?token={token}"
-        with urllib.request.urlopen(api, timeout=30) as response:
-            names = {item["name"] for item in json.load(response)["content"]}
+        for attempt in range(60):  # the URL can be printed a moment before the port accepts connections
+            try:
+                with urllib.request.urlopen(api, timeout=30) as response:
+                    names = {item["name"] for item in json.load(response)["content"]}
+                break
+            except urllib.error.URLError:
+                if attempt == 59:
+                    raise
+                time.sleep(0.5)
         assert names >= {path.name for path in colab.NOTEBOOKS}, names
         assert "Opening JupyterLab on notebooks/ (committed models, lecture mode)" in "".join(printed)
     finally:
