@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -228,7 +229,9 @@ def test_make_lab_serves_the_notebooks_from_the_environment(tmp_path):
     command = ["make", "--no-print-directory", "lab", f"VENV={venv.name}", "LECTURE=1"]
     allow_root = " --allow-root" if os.geteuid() == 0 else ""  # CI runs as root; JupyterLab refuses without it
     command.append(f"LAB_ARGS=--no-browser --port={port} --ServerApp.port_retries=0{allow_root}")
-    lab = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lab = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         printed = []
         for line in lab.stdout:
@@ -250,8 +253,8 @@ def test_make_lab_serves_the_notebooks_from_the_environment(tmp_path):
                 time.sleep(0.5)
         assert names >= {path.name for path in colab.NOTEBOOKS}, names
         assert "Opening JupyterLab on notebooks/ (committed models, lecture mode)" in "".join(printed)
-    finally:
-        lab.terminate()
+    finally:  # make and the JupyterLab it started, together
+        os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=60)
 
 
