@@ -17,7 +17,7 @@ from pathlib import Path
 import machine  # benchmarks/machine.py
 import numpy as np
 
-from lrp_helpers import setup_notebook
+from lrp_helpers import convert, setup_notebook
 
 EPSILONS = (0.01, 0.1, 1.0)
 SAMPLE = 32  # notebook 03's sample
@@ -28,7 +28,7 @@ def measure(path: Path, cifar) -> dict:
     from lrp_helpers import reference as ref
 
     model = models.load_model(path)
-    network = ref.from_keras(model)
+    network = convert.from_keras(model)
     sample = cifar.x_test[:SAMPLE]
     shares = {}
     for eps in EPSILONS:

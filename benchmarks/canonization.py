@@ -30,7 +30,7 @@ import machine  # benchmarks/machine.py
 import numpy as np
 from tqdm.auto import tqdm
 
-from lrp_helpers import methods, setup_notebook
+from lrp_helpers import convert, methods, setup_notebook
 from lrp_helpers import reference as ref
 
 STEPS, REGION, BATCH = 32, 4, 32
@@ -80,7 +80,7 @@ def networks(keras_model, input_shape):
     """The raw and the canonized reference network of a Keras model."""
     from lrp_helpers.canonize import MergeBatchNorm
 
-    raw = ref.from_keras(keras_model)
+    raw = convert.from_keras(keras_model)
     return {"before": raw, "after": MergeBatchNorm().apply(raw, input_shape)}
 
 
@@ -95,14 +95,14 @@ def all_maps(model, images, targets, progress):
     maps, kept = {}, {}
     for stage, network in networks(model, images.shape[1:]).items():
         for name, (method, value) in LABELS.items():
-            rule = methods.get(method).how(value, network)
+            rule = methods.get(method).spec(value, ref.linear_layers(network))
             if stage == "before" and methods.get(method).engine == "reference":
                 relevance, conservation = explain(network, images, targets, rule)
             else:
                 relevance, conservation = explain_innvestigate(keras_models[stage], images, targets, rule)
             maps[stage, name], kept[stage, name] = relevance.sum(axis=-1), conservation
             progress.update()
-    with analysis.Analyzer(model, "lrp.alpha_2_beta_1") as analyzer:
+    with analysis.Analyzer(model, "lrp.alpha_2_beta_1", native=True) as analyzer:
         maps["before", INNVESTIGATE_AB] = analyzer.analyze(images, targets).sum(axis=-1)
     progress.update()
     return maps, kept
@@ -198,13 +198,13 @@ def randomisation(model, images, targets, original):
             maps = {}
             for stage, network in networks(randomised, images.shape[1:]).items():
                 for name, (method, value) in LABELS.items():
-                    rule = methods.get(method).how(value, network)
+                    rule = methods.get(method).spec(value, ref.linear_layers(network))
                     if stage == "before" and methods.get(method).engine == "reference":
                         maps[stage, name] = explain(network, images, targets, rule)[0].sum(axis=-1)
                     else:
                         with analysis.Analyzer(keras_models[stage], rule) as analyzer:
                             maps[stage, name] = analyzer.analyze(images, targets).sum(axis=-1)
-            with analysis.Analyzer(randomised, "lrp.alpha_2_beta_1") as analyzer:
+            with analysis.Analyzer(randomised, "lrp.alpha_2_beta_1", native=True) as analyzer:
                 maps["before", INNVESTIGATE_AB] = analyzer.analyze(images, targets).sum(axis=-1)
         for key, after in maps.items():
             before = original[key][: len(images)]

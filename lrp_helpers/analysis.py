@@ -1,6 +1,6 @@
 """Explaining a trained Keras model with iNNvestigate, correctly, in one call.
 
-    analyzer = Analyzer(model, "lrp.epsilon", epsilon=0.1)
+    analyzer = Analyzer(model, rules.Epsilon(0.1))
     relevance = analyzer.analyze(images)                  # explains the predicted class
     relevance = analyzer.analyze(images, target=3)        # ... or class 3, or one class per image
     per_layer = analyzer.relevance_per_layer(images)      # relevance at every layer's output
@@ -25,8 +25,9 @@ What `Analyzer` takes care of, and why:
   trained model, where it makes the heatmaps wrong. Correcting the two formulas keeps every
   analyzer's own semantics for the network as trained. `batchnorm="stock"` keeps the library's
   surrogate, for showing the bug.
-* **Rules defined once.** `Analyzer(model, rule)` takes a rule or composite of the NumPy reference
-  (`lrp_helpers.reference`) and has iNNvestigate compute that same definition (`innvestigate_rules`).
+* **Rules defined once.** `Analyzer(model, rule)` takes a rule spec or composite (`lrp_helpers.rules`;
+  the NumPy reference's classes are specs too) and has iNNvestigate compute that definition, through
+  this module's own table from spec type to iNNvestigate rule (`innvestigate_rule`).
   To use z⁺, αβ and γ where their assumptions hold, explain `canonize.canonize(model)`, on which no
   BatchNorm is left (`lrp_helpers.canonize`).
 """
@@ -41,16 +42,28 @@ from functools import partial
 import numpy as np
 import tensorflow as tf
 
-from . import compat
-from . import reference as ref
+from . import compat, keras_layers, rules
+from .targets import resolve as resolve_targets
 
-SUPPORTED_LAYERS = {
-    "InputLayer", "Conv1D", "Conv2D", "BiasMapConv2D", "Dense", "Activation", "BatchNormalization",
-    "MaxPooling1D", "MaxPooling2D", "Dropout", "Flatten",
-}  # fmt: skip
-SUPPORTED_LAYERS |= {"GlobalMaxPooling1D"}  # text (notebook 09); verified against the reference there
-SUPPORTED_ACTIVATIONS = {"relu", "linear", "softmax"}
 INPUT_RANGE = (-0.5, 1.5)  # images are scaled to [0, 1]; far outside this means a wrong scale
+
+
+# The registry's gradient methods (lrp_helpers.methods), by the names iNNvestigate gives them too.
+GRADIENTS = ("gradient", "input_t_gradient")
+
+
+def native_equivalent(method: str, value=None) -> tuple[str, dict] | None:
+    """iNNvestigate's own analyzer computing the registry method `method` (with parameter `value`) by the
+    same definition on a network as trained, as (name, parameters); None where it has none."""
+    if method == "lrp.alpha_beta":
+        return (f"lrp.alpha_{value:g}_beta_{value - 1:g}_IB", {}) if value in (1, 2) else None
+    return {
+        "lrp.0": ("lrp.z", {}),
+        "lrp.epsilon": ("lrp.epsilon", {"epsilon": value}),
+        "lrp.z_plus": ("lrp.z_plus", {}),
+        "lrp.w_square": ("lrp.w_square", {}),
+        "lrp.flat": ("lrp.flat", {}),
+    }.get(method)
 
 
 def methods() -> list[str]:
@@ -158,20 +171,6 @@ def _batchnorm_surrogate(kind: str):
 # ---------------------------------------------------------------------------------------------
 
 
-def check_model(model) -> None:
-    """Raise a clear error for layers this collection has not proven correct."""
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind not in SUPPORTED_LAYERS:
-            raise ValueError(
-                f"Layer {layer.name!r} is a {kind}; lrp_helpers.analysis supports "
-                f"{', '.join(sorted(SUPPORTED_LAYERS))}."
-            )
-        activation = layer.get_config().get("activation")
-        if isinstance(activation, str) and activation not in SUPPORTED_ACTIVATIONS:
-            raise ValueError(f"Layer {layer.name!r} uses activation {activation!r}; supported: relu, linear, softmax.")
-
-
 def check_images(images, input_shape, input_range=INPUT_RANGE) -> np.ndarray:
     """Validate a batch of images (or other inputs) and return it as float32.
 
@@ -201,10 +200,12 @@ class LayerRelevance:
 
     names:     layer names in forward order, starting with the input layer
     relevance: the relevance arrays, same order; relevance[0] is the input relevance
+    targets:   the class explained for each input
     """
 
     names: list[str]
     relevance: list[np.ndarray]
+    targets: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class LayerRelevance:
 
 
 def _gamma_rule_class():
-    """LRP-γ for iNNvestigate 2.1.2, which has none, defined as in the reference (`ref.Gamma`):
+    """LRP-γ for iNNvestigate 2.1.2, which has none, defined as the spec says (`rules.Gamma`):
     z_k = Σ_j a_j w_jk + b_k + γ (Σ_j (a_j w_jk)⁺ + b_k⁺), with (a w)⁺ = a⁺w⁺ + a⁻w⁻, and
     R_j = (a_j w_jk + γ (a_j w_jk)⁺) R_k / z_k. For inputs ≥ 0 (the canonized network) this is
     Montavon et al.'s (2019) w + γw⁺."""
@@ -268,40 +269,46 @@ def _gamma_rule_class():
     return GammaRule
 
 
-def innvestigate_rule(rule: ref.Rule):
-    """The iNNvestigate rule (a factory called with (layer, state)) computing `rule` exactly."""
+def _innvestigate_rules() -> dict:
+    """Spec type -> (spec -> iNNvestigate rule factory, called with (layer, state)): this engine's table."""
     from innvestigate.analyzer.relevance_based import relevance_rule as rrule
 
-    if isinstance(rule, ref.Epsilon):
+    def epsilon(rule):
         if rule.epsilon == 0:
             return partial(rrule.ZRule, bias=rule.bias)
         return partial(rrule.EpsilonRule, epsilon=rule.epsilon, bias=rule.bias)
-    if isinstance(rule, ref.AlphaBeta):  # z⁺ included: the bias is ignored
-        return partial(rrule.AlphaBetaRule, alpha=rule.alpha, beta=rule.beta, bias=False)
-    if isinstance(rule, ref.Gamma):
-        return partial(_gamma_rule_class(), gamma=rule.gamma)
-    if isinstance(rule, ref.ZBox):
-        return partial(rrule.BoundedRule, low=rule.low, high=rule.high)
-    if isinstance(rule, ref.WSquare):
-        return rrule.WSquareRule
-    if isinstance(rule, ref.Flat):
-        return rrule.FlatRule
-    raise TypeError(f"no iNNvestigate counterpart for {rule!r}")
+
+    return {
+        rules.Epsilon: epsilon,
+        # z⁺ included; the bias is ignored, as the spec says
+        rules.AlphaBeta: lambda rule: partial(rrule.AlphaBetaRule, alpha=rule.alpha, beta=rule.beta, bias=False),
+        rules.Gamma: lambda rule: partial(_gamma_rule_class(), gamma=rule.gamma),
+        rules.ZBox: lambda rule: partial(rrule.BoundedRule, low=rule.low, high=rule.high),
+        rules.WSquare: lambda rule: rrule.WSquareRule,
+        rules.Flat: lambda rule: rrule.FlatRule,
+    }
 
 
-def innvestigate_rules(rule: ref.Rule | ref.Composite) -> dict:
-    """Parameters of iNNvestigate's "lrp" analyzer that apply a reference rule or composite:
-    per-layer rules by name, the default for every other kernel layer, and one BatchNorm rule."""
-    composite = rule if isinstance(rule, ref.Composite) else ref.Composite(rule)
-    unsupported = set(composite.by_type) - {ref.ChannelAffine}
-    if unsupported:
-        raise TypeError(f"rules by layer type other than BatchNorm are not supported: {unsupported}")
+def innvestigate_rule(rule: rules.Rule):
+    """The iNNvestigate rule (a factory called with (layer, state)) computing `rule` exactly."""
+    return _innvestigate_rules()[rules.spec_type(rule)](rule)
+
+
+def innvestigate_rules(rule: rules.Rule | rules.Composite) -> dict:
+    """Parameters of iNNvestigate's "lrp" analyzer that apply a rule spec or composite: per-layer rules by
+    name, then by kind, the default for every other kernel layer, and one BatchNorm rule."""
+    composite = rules.as_composite(rule)
     conditions = [
         (lambda layer, name=name: layer.name == name, innvestigate_rule(layer_rule))
         for name, layer_rule in composite.rules.items()
     ]
+    conditions += [
+        (lambda layer, kind=kind: keras_layers.kind(layer) == kind, innvestigate_rule(layer_rule))
+        for kind, layer_rule in composite.by_kind.items()
+        if kind != rules.BATCHNORM
+    ]
     conditions.append((lambda layer: True, innvestigate_rule(composite.default)))
-    batchnorm = composite.by_type.get(ref.ChannelAffine, composite.default)
+    batchnorm = composite.by_kind.get(rules.BATCHNORM, composite.default)
     return {"rule": conditions, "bn_layer_rule": innvestigate_rule(batchnorm)}
 
 
@@ -309,9 +316,12 @@ class Analyzer:
     """An iNNvestigate analyzer for a trained Keras model, built in its own graph (see module doc).
 
     model:      a trained Keras model (softmax output is fine; it is removed)
-    method:     any iNNvestigate method name, e.g. "lrp.epsilon", "lrp.alpha_1_beta_0", "gradient",
-                or a rule or composite of the reference (`ref.Epsilon(0.1)`, `ref.depth_composite(...)`),
-                computed by iNNvestigate with the same definition (`innvestigate_rules`)
+    method:     a rule spec or composite (`rules.Epsilon(0.1)`, `rules.depth_composite(...)`; the reference's
+                classes are specs too), computed by iNNvestigate with the same definition (`innvestigate_rules`),
+                or "gradient" / "input_t_gradient" (the registry's names, `lrp_helpers.methods`)
+    native:     `method` is instead the name of one of iNNvestigate's own analyzers, with its own definition
+                (e.g. "lrp.alpha_2_beta_1", which adds the whole bias to both sums): for showing what the
+                library does
     batchnorm:  "corrected" (default) or "stock" (iNNvestigate 2.1.2's wrong surrogate)
     keep_layers: also compute relevance at every layer (needed by `relevance_per_layer`)
     input_range: inputs outside (low, high) are refused; the default suits images in [0, 1],
@@ -322,24 +332,30 @@ class Analyzer:
     def __init__(
         self,
         model,
-        method: str = "lrp.epsilon",
+        method,
         *,
         batchnorm: str = "corrected",
         keep_layers: bool = False,
         input_range=INPUT_RANGE,
+        native: bool = False,
         **params,
     ):
         import innvestigate
 
-        self.rule = method if isinstance(method, (ref.Rule, ref.Composite)) else None
+        self.rule = method if isinstance(method, (rules.Rule, rules.Composite)) else None
         if self.rule is not None:
             params = {**innvestigate_rules(self.rule), **params}
             method = "lrp"
+        elif not native and method not in GRADIENTS:
+            raise ValueError(
+                f"Analyzer takes a rule spec (e.g. rules.Epsilon(0.1), lrp_helpers.rules) or one of {GRADIENTS}, "
+                f"not {method!r}; for iNNvestigate's own analyzer of that name pass native=True"
+            )
         if method not in innvestigate.analyzer.analyzers:
             close = [name for name in methods() if method.split(".")[-1] in name]
             raise ValueError(f"unknown method {method!r}; did you mean one of {close or methods()}?")
         compat.check_stack()
-        check_model(model)
+        keras_layers.check_model(model)
         backward_pass = issubclass(
             innvestigate.analyzer.analyzers[method], innvestigate.analyzer.reverse_base.ReverseAnalyzerBase
         )
@@ -384,10 +400,8 @@ class Analyzer:
             return self.model.predict(images, batch_size=batch_size, verbose=0)
 
     def targets(self, images: np.ndarray, target="predicted") -> np.ndarray:
-        """One class index per image for `target` (the vocabulary of `methods.resolve_targets`; "all" is
-        for `analyze`). Only "predicted" needs the logits."""
-        from .methods import resolve_targets
-
+        """One class index per image for `target` (the vocabulary of `lrp_helpers.targets`; "all" is
+        for `analyze`). Only "predicted" needs the logits: this engine's own."""
         wants_logits = isinstance(target, str) and target == "predicted"
         logits = self.logits(images) if wants_logits else np.zeros((len(images), self.num_classes))
         return resolve_targets(target, logits)
@@ -432,7 +446,7 @@ class Analyzer:
             expected = tuple(layer.output_shape[0] if isinstance(layer.output_shape, list) else layer.output_shape)
             if relevance.shape[1:] != expected[1:]:
                 raise RuntimeError(f"relevance for {layer.name} has shape {relevance.shape}, expected {expected}")
-        return LayerRelevance([layer.name for layer in layers], list(kept[: len(layers)]))
+        return LayerRelevance([layer.name for layer in layers], list(kept[: len(layers)]), targets)
 
     def close(self):
         self.session.close()
@@ -450,8 +464,8 @@ class Analyzer:
         return f"Analyzer({self.method}{', ' + params if params else ''}; built in {self.build_seconds:.1f} s)"
 
 
-def analyze(model, images, method: str = "lrp.epsilon", target="predicted", **params) -> np.ndarray:
-    """One-shot: build an `Analyzer` and return the relevance maps for `images`."""
+def analyze(model, images, method, target="predicted", **params) -> np.ndarray:
+    """One-shot: build an `Analyzer(model, method, **params)` and return the relevance maps for `images`."""
     analyzer = Analyzer(model, method, **params)
     try:
         return analyzer.analyze(images, target)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .clever_hans import relevance_mass
+from .models import optimizer
+
 # ---------------------------------------------------------------------------------------------
 # Tabular data
 # ---------------------------------------------------------------------------------------------
@@ -65,7 +68,6 @@ def tabular_mlp(features: int, classes: int = 2) -> tf.keras.Sequential:
 
 def fit_classifier(model, x, y, epochs: int, batch_size: int = 32, learning_rate: float = 1e-3) -> float:
     """Train with Adam and cross-entropy; returns the final training accuracy."""
-    from .models import optimizer
 
     model.compile(
         optimizer=optimizer("adam", learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
@@ -154,7 +156,6 @@ def motif_cnn(length: int = 128, classes: int = 2) -> tf.keras.Sequential:
 def relevance_in_window(relevance: np.ndarray, start: np.ndarray, length: int = MOTIF_LENGTH) -> np.ndarray:
     """Per series: the share of *positive* relevance that falls inside [start, start + length)
     (the "relevance mass accuracy" of Arras et al., 2022). 1 = all evidence on the motif."""
-    from .clever_hans import relevance_mass
 
     relevance = relevance.reshape(len(relevance), -1)
     position = np.arange(relevance.shape[1])

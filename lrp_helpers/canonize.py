@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from . import convert
 from . import reference as ref
 
 
@@ -68,7 +69,7 @@ class MergeBatchNorm:
     """Canonizer: merge every BatchNorm into the next linear layer (module docstring).
 
     canonizer = MergeBatchNorm()
-    network = canonizer.apply(ref.from_keras(model), input_shape=(32, 32, 3))   # NumPy reference
+    network = canonizer.apply(convert.from_keras(model), input_shape=(32, 32, 3))   # NumPy reference
     keras_model = canonizer.keras(model)                                        # for iNNvestigate
     """
 
@@ -112,7 +113,9 @@ class MergeBatchNorm:
         BatchNorm layers, with the merged kernels and biases."""
         input_shape = tuple(model.input_shape[1:])
         merged = {
-            layer.name: layer for layer in self.apply(ref.from_keras(model), input_shape).layers if layer.has_weights
+            layer.name: layer
+            for layer in self.apply(convert.from_keras(model), input_shape).layers
+            if layer.has_weights
         }
         canonized = tf.keras.Sequential(name=f"{model.name}_canonized")
         canonized.add(tf.keras.Input(shape=input_shape, name=model.input_names[0]))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .data import CIFAR10
+from .evaluation import region_relevance
 
 PATCH_SIZE = 4
 PATCH_COLOUR = (1.0, 0.0, 1.0)  # magenta: rare in natural images
@@ -75,7 +76,6 @@ def relevance_mass(relevance_maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def spray_features(relevance_maps: np.ndarray, size: int = 8) -> np.ndarray:
     """Downsample (N, H, W) maps to size x size by summing blocks, keep the positive part, and
     scale each to unit sum: what the network looked at, not how strongly."""
-    from .evaluation import region_relevance
 
     positive = np.maximum(region_relevance(relevance_maps, relevance_maps.shape[1] // size), 0)
     total = positive.sum(axis=1, keepdims=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR_VARIABLE = "LRP_CIFAR10_DIR"
+from .settings import CIFAR10_DIR_VARIABLE
+
 FOLDER_NAME = "cifar-10-batches-py"
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -114,7 +115,7 @@ def _how_to_fix(folder: Path | None) -> str:
     return (
         f"To fix it, download {ARCHIVE_URL}, unpack it, and either put the folder "
         f"'{FOLDER_NAME}' at {target} or set the environment variable "
-        f"{DATA_DIR_VARIABLE}=/path/to/{FOLDER_NAME} (or pass data_dir=...)."
+        f"{CIFAR10_DIR_VARIABLE}=/path/to/{FOLDER_NAME} (or pass data_dir=...)."
     )
 
 
@@ -123,14 +124,14 @@ def locate_cifar10(data_dir: str | Path | None = None, download: bool = True) ->
     the Keras cache if need be). Raises `CIFAR10DataError`, saying how to fix it, if none works."""
     if data_dir is not None:
         return _require_complete(Path(data_dir), "the data_dir argument")
-    if os.environ.get(DATA_DIR_VARIABLE):
-        return _require_complete(Path(os.environ[DATA_DIR_VARIABLE]), f"${DATA_DIR_VARIABLE}")
+    if os.environ.get(CIFAR10_DIR_VARIABLE):
+        return _require_complete(Path(os.environ[CIFAR10_DIR_VARIABLE]), f"${CIFAR10_DIR_VARIABLE}")
     cache = Path.home() / ".keras" / "datasets" / FOLDER_NAME
     if cache.exists():
         return _require_complete(cache, "the Keras cache")
     if not download:
         raise CIFAR10DataError(
-            f"CIFAR-10 not found: no data_dir given, ${DATA_DIR_VARIABLE} is not set, and {cache} "
+            f"CIFAR-10 not found: no data_dir given, ${CIFAR10_DIR_VARIABLE} is not set, and {cache} "
             f"does not exist (downloading is switched off). {_how_to_fix(None)}"
         )
     return _download(cache)

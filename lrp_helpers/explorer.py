@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import analysis, canonize, methods, plotting
+from . import analysis, canonize, convert, keras_layers, methods, plotting
 from . import reference as ref
+from .targets import resolve as resolve_targets
 
 # The methods offered, from the registry (`lrp_helpers.methods`). γ and the composite are computed by
 # the NumPy reference (their registry engine): iNNvestigate matches them only on the canonized network.
@@ -68,7 +69,7 @@ class Explorer:
         with self.model_graph():
             canonized = canonize.canonize(model)
             self.models = {"canonized": canonized, "as trained": model}
-            self.networks = {name: ref.from_keras(keras_model) for name, keras_model in self.models.items()}
+            self.networks = {name: convert.from_keras(keras_model) for name, keras_model in self.models.items()}
             self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
         self._analyzers: dict = {}
         self.builds = 0
@@ -93,9 +94,9 @@ class Explorer:
 
     # -- explaining ---------------------------------------------------------------------------
     def target_class(self, index: int, target) -> int:
-        """ "predicted", "true", a class name, or a class index -> a class index (`methods.resolve_targets`)."""
+        """ "predicted", "true", a class name, or a class index -> a class index (`lrp_helpers.targets`)."""
         return int(
-            methods.resolve_targets(
+            resolve_targets(
                 target,
                 self.probabilities[index : index + 1],
                 self.data.y_test[index : index + 1],
@@ -106,7 +107,9 @@ class Explorer:
     def _analyzer(self, method: methods.Method, value, network: str):
         key = (network, method.name, value)
         if key not in self._analyzers:
-            self._analyzers[key] = analysis.Analyzer(self.models[network], method.how(value, self.networks[network]))
+            model = self.models[network]
+            how = method.spec(value, keras_layers.linear_layers(model)) if method.is_lrp else method.attribution
+            self._analyzers[key] = analysis.Analyzer(model, how)
             self.builds += 1
         return self._analyzers[key]
 
@@ -118,17 +121,18 @@ class Explorer:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
-        spec = methods.get(method)
-        value = spec.value(value)
+        chosen = methods.get(method)
+        value = chosen.value(value)
         image = self.data.x_test[index : index + 1]
         target_class = self.target_class(index, target)
         start = time.perf_counter()
-        if spec.engine == "innvestigate":
+        if chosen.engine == "innvestigate":
             with self.model_graph():
-                relevance = self._analyzer(spec, value, network).analyze(image, target_class)[0]
+                relevance = self._analyzer(chosen, value, network).analyze(image, target_class)[0]
         else:
             network_ = self.networks[network]
-            relevance = network_.explain(image, spec.how(value, network_), target_class).input[0]
+            rule = chosen.spec(value, ref.linear_layers(network_))
+            relevance = network_.explain(image, rule, target_class).input[0]
         seconds = time.perf_counter() - start
         probabilities = self.probabilities[index]
         top = np.argsort(probabilities)[::-1][:5]

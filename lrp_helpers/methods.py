@@ -2,16 +2,15 @@
 
     methods.REGISTRY["lrp.epsilon"].label(0.1)           # 'LRP-ε (ε = 0.1)'
     maps = methods.relevance_maps(model, images, "lrp.epsilon", 0.1, target="predicted")   # (N, H, W)
-    rule = methods.REGISTRY["lrp.gamma"].rule(0.25, network)   # the reference definition of an LRP method
-    targets = methods.resolve_targets("true", logits, labels)  # one class index per image
+    rule = methods.get("lrp.gamma").spec(0.25)           # the rule spec of an LRP method (lrp_helpers.rules)
 
-An LRP method is defined once, as a rule or composite of the NumPy reference (`lrp_helpers.reference`);
-`analysis.Analyzer(model, rule)` has iNNvestigate compute that same definition. The other methods are
-iNNvestigate analyzers (the gradient, input × gradient) or the random baseline. The explorer, the
+An LRP method is defined once, as a rule spec or composite (`lrp_helpers.rules`), which every engine
+computes in its own way: the NumPy reference, iNNvestigate (`analysis.Analyzer`). The other methods are
+the gradient, input × gradient and the random baseline. The explorer, the
 evaluation, the notebooks, the benchmarks and the tests all take their methods from `REGISTRY`.
 
-Targets, everywhere: "predicted" (the class the model predicts), "true" (the label; needs the labels),
-a class name (needs the class names), a class index for every image, or one class index per image.
+Targets, everywhere: the vocabulary of `lrp_helpers.targets` ("predicted", "true", a class name, a class
+index for every image, or one class index per image).
 """
 
 from __future__ import annotations
@@ -21,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import analysis, convert, keras_layers, models, rules
 from . import reference as ref
+from .targets import resolve as resolve_targets
 
 SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
 
@@ -30,31 +31,27 @@ SYMBOLS = {"epsilon": "ε", "alpha": "α", "gamma": "γ"}
 class Method:
     """One explanation method.
 
-    name:       the registry key, e.g. "lrp.epsilon"
-    title:      what a reader sees, e.g. "LRP-ε"
-    rule:       for LRP methods: (parameter value, reference network) -> the reference rule or composite
-    analyzer:   for the others: the iNNvestigate analyzer name ("gradient", "input_t_gradient");
-                "random" for the baseline
-    parameter:  the parameter's name ("epsilon", "alpha", "gamma") or None; `values` are the offered
-                values and `default` the one used when none is given
-    engine:     who computes it by default: "innvestigate", or "reference" where iNNvestigate does not
-                match the reference on a network with BatchNorm layers (γ and the composite: iNNvestigate
-                applies one rule to every BatchNorm layer, the reference gives them ε)
-    absolute:   the maps are magnitudes (sensitivity, |gradient|) rather than signed relevance
-    native:     iNNvestigate's own analyzer with the same definition on the network as trained:
-                value -> (name, parameters), or None where it has none
+    name:        the registry key, e.g. "lrp.epsilon"
+    title:       what a reader sees, e.g. "LRP-ε"
+    rule:        for LRP methods: (parameter value, linear layers) -> the rule spec or composite
+    attribution: for the others: "gradient", "input_t_gradient" or "random" (the baseline)
+    parameter:   the parameter's name ("epsilon", "alpha", "gamma") or None; `values` are the offered
+                 values and `default` the one used when none is given
+    engine:      who computes it by default: "innvestigate", or "reference" where iNNvestigate does not
+                 match the reference on a network with BatchNorm layers (γ and the composite: iNNvestigate
+                 applies one rule to every BatchNorm layer, the reference gives them ε)
+    absolute:    the maps are magnitudes (sensitivity, |gradient|) rather than signed relevance
     """
 
     name: str
     title: str
     rule: Callable | None = None
-    analyzer: str | None = None
+    attribution: str | None = None
     parameter: str | None = None
     values: tuple = ()
     default: float | None = None
     engine: str = "innvestigate"
     absolute: bool = False
-    native: Callable | None = None
 
     @property
     def is_lrp(self) -> bool:
@@ -76,59 +73,51 @@ class Method:
         value = self.value(value)
         if self.parameter is None:
             return self.title
-        extra = f", β = {value - 1:g}" if self.parameter == "alpha" else ""
+        extra = f", β = {rules.AlphaBeta.with_alpha(value).beta:g}" if self.parameter == "alpha" else ""
         return f"{self.title} ({SYMBOLS[self.parameter]} = {value:g}{extra})"
 
-    def how(self, value, network: ref.Network):
-        """What `analysis.Analyzer` takes for this method: the reference rule, or the analyzer name."""
-        value = self.value(value)
-        return self.rule(value, network) if self.is_lrp else self.analyzer
-
-
-def _gamma(value, network):
-    # BatchNorm layers (only on a network as trained) get ε: γ divides by almost nothing where a
-    # BatchNorm maps the many zeros of the ReLU before it close to zero.
-    return ref.Composite(ref.Gamma(value), by_type={ref.ChannelAffine: ref.Epsilon(0.25)})
+    def spec(self, value=None, layers=()) -> rules.Rule | rules.Composite:
+        """The rule spec or composite of this LRP method, for a network whose linear layers are `layers`
+        ((name, kind) bottom up: `reference.linear_layers`, `keras_layers.linear_layers`; the composite needs them)."""
+        if not self.is_lrp:
+            raise ValueError(f"{self.title} is not an LRP method: it has no rule")
+        return self.rule(self.value(value), list(layers))
 
 
 EPSILONS = (0.01, 0.1, 0.25, 1.0, 10.0)
 REGISTRY = {
     method.name: method
     for method in (
-        Method("lrp.0", "LRP-0", rule=lambda value, network: ref.LRP0(), native=lambda value: ("lrp.z", {})),
+        Method("lrp.0", "LRP-0", rule=lambda value, layers: rules.Epsilon(0.0)),
         Method(
             "lrp.epsilon",
             "LRP-ε",
-            rule=lambda value, network: ref.Epsilon(value),
+            rule=lambda value, layers: rules.Epsilon(value),
             parameter="epsilon",
             values=EPSILONS,
             default=0.1,
-            native=lambda value: ("lrp.epsilon", {"epsilon": value}),
         ),
         Method(
             "lrp.epsilon_no_bias",
             "LRP-ε without bias",
-            rule=lambda value, network: ref.Epsilon(value, bias=False),
+            rule=lambda value, layers: rules.Epsilon(value, bias=False),
             parameter="epsilon",
             values=EPSILONS,
             default=0.1,
         ),
-        Method(
-            "lrp.z_plus", "LRP z⁺", rule=lambda value, network: ref.ZPlus(), native=lambda value: ("lrp.z_plus", {})
-        ),
+        Method("lrp.z_plus", "LRP z⁺", rule=lambda value, layers: rules.AlphaBeta(1.0, 0.0)),
         Method(
             "lrp.alpha_beta",
             "LRP-αβ",
-            rule=lambda value, network: ref.AlphaBeta(value, value - 1),
+            rule=lambda value, layers: rules.AlphaBeta.with_alpha(value),
             parameter="alpha",
             values=(1.0, 2.0, 3.0),
             default=2.0,
-            native=lambda value: (f"lrp.alpha_{value:g}_beta_{value - 1:g}_IB", {}) if value in (1, 2) else None,
         ),
         Method(
             "lrp.gamma",
             "LRP-γ",
-            rule=_gamma,
+            rule=lambda value, layers: rules.with_batchnorm_epsilon(rules.Gamma(value)),
             parameter="gamma",
             values=(0.1, 0.25, 0.5, 1.0),
             default=0.25,
@@ -137,20 +126,15 @@ REGISTRY = {
         Method(
             "lrp.composite",
             "LRP composite",
-            rule=lambda value, network: ref.depth_composite(network),
+            rule=lambda value, layers: rules.depth_composite(layers),
             engine="reference",
         ),
-        Method(
-            "lrp.w_square",
-            "LRP-w²",
-            rule=lambda value, network: ref.WSquare(),
-            native=lambda value: ("lrp.w_square", {}),
-        ),
-        Method("lrp.flat", "LRP-flat", rule=lambda value, network: ref.Flat(), native=lambda value: ("lrp.flat", {})),
-        Method("gradient", "gradient", analyzer="gradient"),
-        Method("sensitivity", "sensitivity (|gradient|)", analyzer="gradient", absolute=True),
-        Method("input_t_gradient", "input × gradient", analyzer="input_t_gradient"),
-        Method("random", "random", analyzer="random"),
+        Method("lrp.w_square", "LRP-w²", rule=lambda value, layers: rules.WSquare()),
+        Method("lrp.flat", "LRP-flat", rule=lambda value, layers: rules.Flat()),
+        Method("gradient", "gradient", attribution="gradient"),
+        Method("sensitivity", "sensitivity (|gradient|)", attribution="gradient", absolute=True),
+        Method("input_t_gradient", "input × gradient", attribution="input_t_gradient"),
+        Method("random", "random", attribution="random"),
     )
 }
 
@@ -161,39 +145,6 @@ def get(name: str) -> Method:
         return REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown method {name!r}; choose from {', '.join(REGISTRY)}") from None
-
-
-def resolve_targets(target, logits: np.ndarray, labels=None, class_names=None) -> np.ndarray:
-    """One class index per image (int64) for `target`, given the logits (or probabilities) of the images.
-
-    target: "predicted", "true" (needs `labels`), a class name (needs `class_names`), a class index,
-            or one class index per image.
-    """
-    logits = np.asarray(logits)
-    n, classes = logits.shape
-    if isinstance(target, str):
-        if target == "predicted":
-            return logits.argmax(axis=1).astype(np.int64)
-        if target == "true":
-            if labels is None:
-                raise ValueError("target 'true' needs the images' labels")
-            target = np.asarray(labels)
-        elif class_names is not None and target in class_names:
-            target = list(class_names).index(target)
-        else:
-            names = f", a class name ({', '.join(class_names)})" if class_names is not None else ""
-            raise ValueError(
-                f"target must be 'predicted', 'true'{names}, a class index or one per image; got {target!r}"
-            )
-    targets = np.asarray(target)
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"target class indices must be integers, got {targets.dtype}")
-    if targets.ndim > 1 or (targets.ndim == 1 and len(targets) != n):
-        raise ValueError(f"give one target class per image ({n}), got shape {targets.shape}")
-    targets = np.broadcast_to(targets, (n,)).astype(np.int64)
-    if n and (targets.min() < 0 or targets.max() >= classes):
-        raise ValueError(f"target class must be in 0..{classes - 1}, got {target}")
-    return targets
 
 
 def explain(
@@ -213,25 +164,23 @@ def explain(
     engine: "innvestigate" or "reference"; default: the method's own (`Method.engine`)
     seed:   for the random baseline
     """
-    from . import analysis, models
-
-    spec = get(method)
-    engine = engine or spec.engine
+    chosen = get(method)
+    engine = engine or chosen.engine
     if engine not in ("innvestigate", "reference"):
         raise ValueError(f"engine must be 'innvestigate' or 'reference', got {engine!r}")
-    if spec.analyzer == "random":
-        spec.value(value)
+    if chosen.attribution == "random":
+        chosen.value(value)
         return np.random.default_rng(seed).random(images.shape)
     targets = resolve_targets(target, models.logits(model, images), labels)
     if engine == "reference":
-        if not spec.is_lrp:
-            raise ValueError(f"{spec.title} is computed by iNNvestigate only")
-        network = ref.from_keras(model)
-        return network.explain(images, spec.how(value, network), targets).input
-    network = ref.from_keras(model) if spec.is_lrp else None
-    with analysis.Analyzer(model, spec.how(value, network)) as analyzer:
+        if not chosen.is_lrp:
+            raise ValueError(f"{chosen.title} is computed by iNNvestigate only")
+        network = convert.from_keras(model)
+        return network.explain(images, chosen.spec(value, ref.linear_layers(network)), targets).input
+    how = chosen.spec(value, keras_layers.linear_layers(model)) if chosen.is_lrp else chosen.attribution
+    with analysis.Analyzer(model, how) as analyzer:
         relevance = analyzer.analyze(images, targets)
-    return np.abs(relevance) if spec.absolute else relevance
+    return np.abs(relevance) if chosen.absolute else relevance
 
 
 def relevance_maps(model, images: np.ndarray, method: str, value=None, target="predicted", **options) -> np.ndarray:

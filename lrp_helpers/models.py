@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 import weakref
 from dataclasses import asdict, dataclass
@@ -14,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .data import CIFAR10
+from .settings import current_settings, project_root, set_seeds
 
 MINI_VGG_PARAMETERS = 2_171_178
 
@@ -77,7 +77,6 @@ class Recipe:
     head_dropout: float = 0.5
 
 
-RECIPE_VARIABLE = "LRP_RECIPE"
 SEED_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py (docs/measurements.md): the recipe as first found
 # (label smoothing 0.1, a 25% warm-up, the seed's dropout) averaged 85.07% over four runs, short of issue
@@ -99,7 +98,7 @@ FAST_RECIPE = Recipe(
 )
 
 
-RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}
+RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}  # settings.RECIPE_NAMES names them
 
 
 def fresh_mini_vgg(seed: int, recipe: Recipe = SEED_RECIPE, build=mini_vgg) -> tf.keras.Model:
@@ -108,22 +107,9 @@ def fresh_mini_vgg(seed: int, recipe: Recipe = SEED_RECIPE, build=mini_vgg) -> t
     benchmarks all start here, so the same seed gives the same network on the same machine. A new
     graph also keeps training fast: in graph mode every model otherwise joins one default graph,
     which only grows."""
-    from .session import set_seeds
-
     tf.keras.backend.clear_session()
     set_seeds(seed)
     return build(block_dropout=recipe.block_dropout, head_dropout=recipe.head_dropout)
-
-
-def recipe_choice() -> str:
-    """The recipe named by $LRP_RECIPE ("fast" when unset); a clear error for any other name."""
-    name = os.environ.get(RECIPE_VARIABLE, "").strip().lower() or "fast"
-    if name not in RECIPES:
-        raise ValueError(
-            f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPES)} "
-            f"(or unset it for the fast recipe)"
-        )
-    return name
 
 
 def one_cycle(step: int, total_steps: int, peak: float, warmup: float = 0.25) -> float:
@@ -348,8 +334,6 @@ CLEAN, POISONED = "mini_vgg", "mini_vgg_poisoned"  # notebook 02's model; notebo
 
 def model_path(quick: bool = False, name: str = CLEAN) -> Path:
     """models/<name>.h5 (a committed full-run model), or models/quick/<name>.h5 in quick mode."""
-    from .session import project_root
-
     folder = project_root() / "models"
     return (folder / "quick" if quick else folder) / f"{name}.h5"
 
@@ -362,8 +346,6 @@ def load_trained_model(settings=None, name: str = CLEAN) -> tuple[tf.keras.Model
     are in quick mode is the quick-mode model the notebook wrote to models/quick/ used instead.
     `settings` (a `Settings`) default: what setup_notebook() decided.
     """
-    from .session import current_settings, project_root
-
     path = model_path(quick=False, name=name)
     if not path.exists() and (settings or current_settings()).quick:
         path = model_path(quick=True, name=name)

@@ -10,8 +10,10 @@ four steps (Montavon et al., "Layer-wise Relevance Propagation: An Overview", 20
     c = rho(layer)^T (s)        # 3. send it back along the (modified) weights: a gradient
     R_in = a * c                # 4. multiply by the input
 
-Rules are small objects that say how to do these steps (`Epsilon`, `Gamma`, `AlphaBeta`, ...);
-a `Composite` picks a rule per layer. Layers without weights need no rule: ReLU and Dropout pass
+Rules are small objects that say how to do these steps (`Epsilon`, `Gamma`, `AlphaBeta`, ...): each
+computes a rule spec of `lrp_helpers.rules`, the definitions every engine shares; a `Composite` picks a
+rule per layer. `lrp_helpers.convert.from_keras` reads a trained Keras model into these layers; this module
+imports nothing but NumPy and the package's definitions. Layers without weights need no rule: ReLU and Dropout pass
 relevance on unchanged, max-pooling hands it to the winning input, Flatten reshapes it.
 """
 
@@ -20,6 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import rules
+from .rules import Composite  # noqa: F401 -- a composite is a spec; the reference reads it as it is
+from .targets import resolve as resolve_targets
 
 # ---------------------------------------------------------------------------------------------
 # Layers: a forward pass, and for linear layers the transposed pass ("backward") used in step 3.
@@ -60,6 +66,7 @@ class Dense(Linear):
     weight: np.ndarray  # (inputs, outputs)
     bias: np.ndarray
     name: str = "dense"
+    kind = rules.DENSE
 
     def apply(self, a, weight, bias=None):
         out = a @ weight
@@ -80,6 +87,7 @@ class Conv2D(Linear):
     weight: np.ndarray  # (kh, kw, in_channels, out_channels)
     bias: np.ndarray
     name: str = "conv"
+    kind = rules.CONV
 
     def _padding(self):
         kh, kw = self.weight.shape[:2]
@@ -117,6 +125,7 @@ class ChannelAffine(Linear):
     weight: np.ndarray  # the per-channel scale
     bias: np.ndarray  # the per-channel shift
     name: str = "batchnorm"
+    kind = rules.BATCHNORM
 
     @classmethod
     def from_batchnorm(cls, gamma, beta, mean, variance, epsilon, name="batchnorm"):
@@ -222,6 +231,7 @@ class Conv1D(Linear):
     bias: np.ndarray
     name: str = "conv1d"
     padding: str = "same"
+    kind = rules.CONV
 
     def _pads(self):
         width = self.weight.shape[0]
@@ -262,27 +272,31 @@ class GlobalMaxPool1D(Layer):
         return winners * (R / winners.sum(axis=1))[:, None, :]
 
 
-def sequence_layers_from_keras(layer) -> list[Layer]:
-    """The reference layers for a Keras Embedding, Conv1D or GlobalMaxPooling1D layer."""
-    kind, name, weights, config = type(layer).__name__, layer.name, layer.get_weights(), layer.get_config()
-    if kind in ("Embedding", "PaddedEmbedding"):
-        return [Embedding(weights[0].astype(np.float64), name, config.get("padding_id"))]
-    if kind == "GlobalMaxPooling1D":
-        if config.get("keepdims"):
-            raise ValueError(f"{name}: the reference supports keepdims=False only")
-        return [GlobalMaxPool1D(name)]
-    if config["strides"] != (1,) or config["dilation_rate"] != (1,) or config["padding"] not in ("same", "valid"):
-        raise ValueError(f"{name}: the reference supports stride 1, no dilation, 'same' or 'valid' padding only")
-    bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
-    layers: list[Layer] = [Conv1D(weights[0].astype(np.float64), bias.astype(np.float64), name, config["padding"])]
-    if config["activation"] == "relu":
-        layers.append(ReLU(f"{name}_relu"))
-    elif config["activation"] != "linear":
-        raise ValueError(f"{name}: unsupported activation {config['activation']!r}")
-    return layers
+@dataclass(eq=False)
+class MaxPool1D(Layer):
+    """Non-overlapping max-pooling along a sequence, (N, length, channels) as Keras' MaxPooling1D with
+    pool_size = strides and 'valid' padding. Relevance goes to the window's first maximum, the position
+    TensorFlow's max-pool gradient picks when values tie."""
 
+    size: int = 2
+    name: str = "maxpool1d"
 
-SEQUENCE_LAYER_KINDS = ("Embedding", "PaddedEmbedding", "Conv1D", "GlobalMaxPooling1D")
+    def _windows(self, a):
+        n, length, c = a.shape
+        k = self.size
+        return a[:, : length - length % k].reshape(n, length // k, k, c).transpose(0, 1, 3, 2)  # window last
+
+    def forward(self, a):
+        return self._windows(a).max(axis=-1)
+
+    def relevance(self, a, R):
+        windows = self._windows(a)
+        winner = windows.argmax(axis=-1)  # np.argmax returns the first maximum
+        spread = np.zeros_like(windows)
+        np.put_along_axis(spread, winner[..., None], R[..., None], axis=-1)
+        out = np.zeros_like(a)
+        out[:, : windows.shape[1] * self.size] = spread.transpose(0, 1, 3, 2).reshape(len(a), -1, a.shape[2])
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,16 +317,7 @@ def _negative(x):
     return np.minimum(x, 0)
 
 
-class Rule:
-    def relevance(self, layer, a, R):
-        raise NotImplementedError
-
-    def __repr__(self):
-        fields = ", ".join(f"{key}={value}" for key, value in vars(self).items())
-        return f"{type(self).__name__}({fields})"
-
-
-class Epsilon(Rule):
+class Epsilon(rules.Epsilon):
     """LRP-ε: z_k = Σ_j a_j w_jk + b_k + ε·sign(z_k). ε = 0 is LRP-0.
 
     The bias is an input that keeps its share of relevance; ε absorbs some more. Both make the
@@ -320,8 +325,7 @@ class Epsilon(Rule):
     bias=False leaves the bias out of z (iNNvestigate's `lrp.epsilon_IB`): only ε absorbs.
     """
 
-    def __init__(self, epsilon: float = 0.1, bias: bool = True):
-        self.epsilon, self.bias = epsilon, bias
+    implements = rules.Epsilon  # the definition (lrp_helpers.rules) this class computes
 
     def relevance(self, layer, a, R):
         z = layer.apply(a, layer.weight, layer.bias if self.bias else None)  # step 1: z = a w (+ b)
@@ -334,11 +338,13 @@ class Epsilon(Rule):
 class LRP0(Epsilon):
     """LRP-0: redistribute in proportion to a_j w_jk. Equals gradient × input on a ReLU net."""
 
+    implements = rules.Epsilon
+
     def __init__(self, bias: bool = True):
         super().__init__(epsilon=0.0, bias=bias)
 
 
-class Gamma(Rule):
+class Gamma(rules.Gamma):
     """LRP-γ: favour positive contributions, a_j w_jk -> a_j w_jk + γ·(a_j w_jk)⁺ (b -> b + γ·b⁺).
 
     For inputs a ≥ 0 this is the usual weight form w -> w + γ·w⁺. Here BatchNorm follows each
@@ -346,8 +352,7 @@ class Gamma(Rule):
     positive contributions" true for them: (a w)⁺ = a⁺w⁺ + a⁻w⁻.
     """
 
-    def __init__(self, gamma: float = 0.25):
-        self.gamma = gamma
+    implements = rules.Gamma
 
     def relevance(self, layer, a, R):
         a_pos, a_neg = _positive(a), _negative(a)
@@ -361,7 +366,7 @@ class Gamma(Rule):
         )
 
 
-class AlphaBeta(Rule):
+class AlphaBeta(rules.AlphaBeta):
     """LRP-αβ: R_j = Σ_k (α (a_j w_jk)⁺ / Σ_j (a_j w_jk)⁺ − β (a_j w_jk)⁻ / Σ_j (a_j w_jk)⁻) R_k.
 
     α − β = 1. The bias is ignored here (iNNvestigate's `lrp.alpha_*_beta_*_IB`); Bach et al. (2015)
@@ -372,10 +377,7 @@ class AlphaBeta(Rule):
     For α = 1, β = 0 this is the z⁺ rule.
     """
 
-    def __init__(self, alpha: float = 1.0, beta: float = 0.0):
-        if alpha - beta != 1:
-            raise ValueError(f"alpha - beta must be 1, got alpha={alpha}, beta={beta}")
-        self.alpha, self.beta = alpha, beta
+    implements = rules.AlphaBeta
 
     @staticmethod
     def _share(layer, a, R, weight_for_positive_a, weight_for_negative_a):
@@ -396,44 +398,42 @@ class AlphaBeta(Rule):
 class ZPlus(AlphaBeta):
     """z⁺: α = 1, β = 0 — only positive contributions count."""
 
+    implements = rules.AlphaBeta
+
     def __init__(self):
         super().__init__(alpha=1.0, beta=0.0)
 
 
-class _InputIndependent(Rule):
-    """Rules that spread relevance by the weights alone, ignoring the input's values."""
-
-    def _weight(self, layer):
-        raise NotImplementedError
-
-    def relevance(self, layer, a, R):
-        weight = self._weight(layer)
-        z = layer.apply(np.ones_like(a), weight)
-        return layer.backward(_safe_divide(R, z), weight)
+def _by_weights_alone(layer, a, R, weight):
+    """Relevance spread by `weight` alone, whatever the input's values (w², flat)."""
+    return layer.backward(_safe_divide(R, layer.apply(np.ones_like(a), weight)), weight)
 
 
-class WSquare(_InputIndependent):
+class WSquare(rules.WSquare):
     """w²: R_i = Σ_j w_ij² / Σ_i w_ij² R_j (Montavon et al. 2017, deep Taylor decomposition)."""
 
-    def _weight(self, layer):
-        return layer.weight**2
+    implements = rules.WSquare
+
+    def relevance(self, layer, a, R):
+        return _by_weights_alone(layer, a, R, layer.weight**2)
 
 
-class Flat(_InputIndependent):
+class Flat(rules.Flat):
     """flat: every input in a neuron's receptive field gets an equal share."""
 
-    def _weight(self, layer):
-        return np.ones_like(layer.weight)
+    implements = rules.Flat
+
+    def relevance(self, layer, a, R):
+        return _by_weights_alone(layer, a, R, np.ones_like(layer.weight))
 
 
-class ZBox(Rule):
+class ZBox(rules.ZBox):
     """zᴮ (bounded) rule for the input layer, where pixels lie in [low, high].
 
     z_k = Σ_j (a_j w_jk − l_j w_jk⁺ − h_j w_jk⁻), R_j = Σ_k (a_j w_jk − l_j w_jk⁺ − h_j w_jk⁻) R_k / z_k.
     """
 
-    def __init__(self, low: float = 0.0, high: float = 1.0):
-        self.low, self.high = low, high
+    implements = rules.ZBox
 
     def relevance(self, layer, a, R):
         w, w_pos, w_neg = layer.weight, _positive(layer.weight), _negative(layer.weight)
@@ -448,52 +448,30 @@ class ZBox(Rule):
 # ---------------------------------------------------------------------------------------------
 
 
-class Composite:
-    """Pick a rule per linear layer: by the layer's name (`rules`), else by its type (`by_type`,
-    e.g. {ChannelAffine: Epsilon(0.25)} for every BatchNorm), else `default`."""
+IMPLEMENTATIONS = {rule.implements: rule for rule in (Epsilon, Gamma, AlphaBeta, ZBox, WSquare, Flat)}
 
-    def __init__(
-        self,
-        default: Rule,
-        rules: dict[str, Rule] | None = None,
-        by_type: dict[type, Rule] | None = None,
-        name: str = "composite",
-    ):
-        self.default, self.rules, self.by_type, self.name = default, dict(rules or {}), dict(by_type or {}), name
 
-    def rule_for(self, layer: Layer) -> Rule:
-        if layer.name in self.rules:
-            return self.rules[layer.name]
-        return self.by_type.get(type(layer), self.default)
+def implementation(rule):
+    """The reference's implementation of a rule spec (`lrp_helpers.rules`). A rule object with a
+    `relevance` method of its own (this module's classes, or a variant such as
+    `verify.lrp0_sensitivity`'s) is used as it is."""
+    if callable(getattr(rule, "relevance", None)):
+        return rule
+    cls = IMPLEMENTATIONS.get(type(rule))
+    if cls is None:
+        known = ", ".join(spec.__name__ for spec in IMPLEMENTATIONS)
+        raise TypeError(f"the reference implements no rule {rule!r}; it implements {known}")
+    return cls(**{name: getattr(rule, name) for name in type(rule).__dataclass_fields__})
 
-    def __repr__(self):
-        return f"Composite({self.name})"
+
+def linear_layers(network: Network) -> list[tuple[str, str]]:
+    """(name, kind) of the network's linear layers, bottom up: what `rules.depth_composite` takes."""
+    return [(layer.name, layer.kind) for layer in network.layers if layer.has_weights]
 
 
 def depth_composite(network: Network, gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
-    """Montavon et al. (2019)'s recipe by depth: zᴮ on the pixels, γ in the lower layers,
-    ε in the middle layers, LRP-0 in the top (dense) layers — and ε for every BatchNorm.
-
-    Lower/middle split: the first half of the convolutions is "lower", the rest "middle"; dense
-    layers are "top". BatchNorm after ReLU gets ε wherever it sits: its outputs can be close to zero
-    while still carrying relevance, and γ or LRP-0 would divide by almost nothing there.
-    """
-    linear = [layer for layer in network.layers if layer.has_weights]
-    convs = [layer for layer in linear if isinstance(layer, Conv2D)]
-    lower = {layer.name for layer in convs[: len(convs) // 2]}
-    rules: dict[str, Rule] = {}
-    for i, layer in enumerate(linear):
-        if i == 0:
-            rules[layer.name] = ZBox(low, high)
-        elif isinstance(layer, ChannelAffine):
-            rules[layer.name] = Epsilon(epsilon)
-        elif layer.name in lower:
-            rules[layer.name] = Gamma(gamma)
-        elif isinstance(layer, Conv2D):
-            rules[layer.name] = Epsilon(epsilon)
-        else:
-            rules[layer.name] = LRP0()
-    return Composite(LRP0(), rules, name=f"zB | γ={gamma} | ε={epsilon} | 0")
+    """`rules.depth_composite` for this network's layers."""
+    return rules.depth_composite(linear_layers(network), gamma, epsilon, low, high)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,24 +515,22 @@ class Network:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)[-1]
 
-    def explain(self, x: np.ndarray, rule: Rule | Composite, target=None) -> Explanation:
+    def explain(self, x: np.ndarray, rule: rules.Rule | Composite, target=None) -> Explanation:
         """Explain the logit of `target` (None: the predicted class; an int; or one per image)."""
-        composite = rule if isinstance(rule, Composite) else Composite(rule)
+        composite = rules.as_composite(rule)
         activations = self.forward(x)
         logits = activations[-1]
-        targets = _targets(logits, target)
+        explained = resolve_targets("predicted" if target is None else target, logits)
         R = np.zeros_like(logits)
         rows = np.arange(len(logits))
-        R[rows, targets] = logits[rows, targets]
+        R[rows, explained] = logits[rows, explained]
         by_layer = {}
         for index in reversed(range(len(self.layers))):
             layer, a = self.layers[index], activations[index]
             by_layer[layer.name] = R
             if layer.has_weights:
-                R = composite.rule_for(layer).relevance(layer, a, R)
-            elif isinstance(layer, MaxPool2D):
-                R = layer.relevance(a, R)
-            elif isinstance(layer, (GlobalMaxPool1D, Embedding)):
+                R = implementation(composite.rule_for(layer.name, layer.kind)).relevance(layer, a, R)
+            elif isinstance(layer, (MaxPool2D, MaxPool1D, GlobalMaxPool1D, Embedding)):
                 R = layer.relevance(a, R)
             elif isinstance(layer, Flatten):
                 R = R.reshape(a.shape)
@@ -563,15 +539,9 @@ class Network:
         return Explanation(
             input=R,
             layers={name: by_layer[name] for name in names},
-            logits=logits[rows, targets],
-            targets=targets,
+            logits=logits[rows, explained],
+            targets=explained,
         )
-
-
-def _targets(logits: np.ndarray, target) -> np.ndarray:
-    from .methods import resolve_targets  # the one target vocabulary; None means the predicted class
-
-    return resolve_targets("predicted" if target is None else target, logits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -624,66 +594,3 @@ def conservation(names: list[str], relevances: list[np.ndarray]) -> Conservation
     Works for the reference (`Explanation.by_layer()`) and iNNvestigate (`LayerRelevance`)."""
     totals = np.stack([np.asarray(r, np.float64).reshape(len(r), -1).sum(axis=1) for r in relevances])
     return Conservation(list(names), totals)
-
-
-# ---------------------------------------------------------------------------------------------
-# From a trained Keras model: its weights are read once, as NumPy arrays; everything after that is NumPy.
-# ---------------------------------------------------------------------------------------------
-
-
-def _read_all(keras_layers) -> list[np.ndarray]:
-    import tensorflow as tf
-
-    return tf.keras.backend.batch_get_value([weight for layer in keras_layers for weight in layer.weights])
-
-
-def from_keras(model) -> Network:
-    """Convert a sequential Keras model made of Conv2D, Dense, ReLU, BatchNormalization,
-    MaxPooling2D, Dropout and Flatten layers. The final softmax is dropped."""
-    layers: list[Layer] = []
-    keras_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    # All weights in one read: in graph mode every read costs time that grows with the graph's size.
-    values = iter(_read_all(keras_layers))
-    for position, layer in enumerate(keras_layers):
-        kind, name, weights = type(layer).__name__, layer.name, [next(values) for _ in layer.weights]
-        config = layer.get_config()
-        activation = config.get("activation", "linear")
-        if kind in ("Conv2D", "BiasMapConv2D", "Dense"):
-            if kind != "Dense" and (
-                config["strides"] != (1, 1) or config["padding"] != "same" or config["dilation_rate"] != (1, 1)
-            ):
-                raise ValueError(f"{name}: the reference supports stride 1, 'same' padding only")
-            bias = weights[1] if config["use_bias"] else np.zeros(weights[0].shape[-1])
-            cls = Dense if kind == "Dense" else Conv2D
-            layers.append(cls(weights[0].astype(np.float64), bias.astype(np.float64), name))
-            if activation == "relu":
-                layers.append(ReLU(f"{name}_relu"))
-            elif activation not in ("linear", "softmax") or (
-                activation == "softmax" and position != len(keras_layers) - 1
-            ):
-                raise ValueError(f"{name}: unsupported activation {activation!r}")
-        elif kind == "Activation":
-            if activation == "relu":
-                layers.append(ReLU(name))
-            elif activation == "softmax" and position == len(keras_layers) - 1:
-                continue
-            elif activation != "linear":
-                raise ValueError(f"{name}: unsupported activation {activation!r}")
-        elif kind == "BatchNormalization":
-            gamma = weights.pop(0) if config["scale"] else 1.0
-            beta = weights.pop(0) if config["center"] else 0.0
-            mean, variance = weights
-            layers.append(ChannelAffine.from_batchnorm(gamma, beta, mean, variance, config["epsilon"], name))
-        elif kind == "MaxPooling2D":
-            if config["pool_size"] != config["strides"] or config["pool_size"][0] != config["pool_size"][1]:
-                raise ValueError(f"{name}: the reference supports square, non-overlapping pooling only")
-            layers.append(MaxPool2D(config["pool_size"][0], name))
-        elif kind == "Dropout":
-            layers.append(Identity(name))
-        elif kind == "Flatten":
-            layers.append(Flatten(name))
-        elif kind in SEQUENCE_LAYER_KINDS:
-            layers += sequence_layers_from_keras(layer)
-        else:
-            raise ValueError(f"{name}: layer type {kind} is not supported by the reference LRP")
-    return Network(layers)

@@ -27,7 +27,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-SPAM_DIR_VARIABLE = "LRP_SPAM_DIR"
+from . import models
+from .beyond import fit_classifier
+from .settings import SPAM_DIR_VARIABLE, current_settings, project_root
+
 DOWNLOAD_URL = "https://spamassassin.apache.org/old/publiccorpus/"
 CACHE_FOLDER = Path(".keras") / "datasets" / "spamassassin"  # under the home folder
 CLASS_NAMES = ("ham", "spam")
@@ -428,7 +431,6 @@ def train_text_cnn(
 ) -> float:
     """Train with Adam and cross-entropy, then centre the logits (`centre_logits`). Returns the
     final training accuracy."""
-    from .beyond import fit_classifier
 
     accuracy = fit_classifier(model, sequences.ids, labels, epochs, batch_size, learning_rate)
     centre_logits(model)
@@ -465,9 +467,6 @@ def trained_text_cnn(
     models/<name>.h5 is what a full run writes and is committed; quick mode writes models/quick/.
     `settings` default: what setup_notebook() decided.
     """
-    from . import models
-    from .session import current_settings, project_root
-
     settings = settings or current_settings()
     if train:
         model = text_cnn(len(vocabulary))

@@ -26,7 +26,7 @@ def pooling_margins(network: reference.Network, images: np.ndarray) -> np.ndarra
     margins = np.full(len(images), np.inf)
     activations = network.forward(images)
     for layer, a in zip(network.layers, activations):
-        if not isinstance(layer, reference.MaxPool2D):
+        if not isinstance(layer, (reference.MaxPool2D, reference.MaxPool1D)):
             continue
         windows = layer._windows(a)
         top = windows.max(axis=-1, keepdims=True)
@@ -45,12 +45,12 @@ def ambiguous_images(network, images, tolerance: float = 1e-6) -> np.ndarray:
 FLOAT32_ROUNDING = np.finfo(np.float32).eps / 2  # unit roundoff: 2⁻²⁴
 
 
-class _RoundedDenominators(reference.LRP0):
+class _RoundedDenominators:
     """LRP-0 with each denominator z_k moved by one float32 rounding step of its terms, in a random
-    direction: u · (Σ_j |a_j w_jk| + |b_k|), the error float32 can make in computing z_k."""
+    direction: u · (Σ_j |a_j w_jk| + |b_k|), the error float32 can make in computing z_k. A variant the
+    reference runs as it is (`reference.implementation`); no other engine knows it."""
 
     def __init__(self, rng: np.random.Generator):
-        super().__init__()
         self.rng = rng
 
     def relevance(self, layer, a, R):
@@ -95,7 +95,8 @@ class Agreement:
 def compare(
     analyzer, network: reference.Network, rule, images: np.ndarray, target="predicted", tolerance: float = 1e-6
 ) -> Agreement:
-    """Run both implementations on the unambiguous `images` and compare every layer's relevance.
+    """Run both engines on the unambiguous `images`, each resolving `target` on its own, and compare every
+    layer's relevance (`agreement`).
 
     `analyzer` must be an `lrp_helpers.analysis.Analyzer` built with keep_layers=True.
     """
@@ -103,12 +104,23 @@ def compare(
     if not isinstance(target, str) and np.ndim(target) == 1:
         target = np.asarray(target)[keep]  # one class per image: keep those of the kept images
     images = images[keep]
-    targets = analyzer.targets(images, target)
-    theirs = analyzer.relevance_per_layer(images, targets)
-    ours = network.explain(images, rule, targets)
+    theirs = analyzer.relevance_per_layer(images, target)
+    ours = network.explain(images, rule, target)
+    return agreement(theirs, ours, int((~keep).sum()))
+
+
+def agreement(theirs, ours: reference.Explanation, images_left_out: int = 0) -> Agreement:
+    """Largest difference per layer between two explanations of the same images: `theirs` with
+    `names` (the input first), `relevance` and `targets` (an `analysis.LayerRelevance`), and the reference's."""
+    different = np.flatnonzero(np.asarray(theirs.targets) != ours.targets)
+    if len(different):
+        raise ValueError(
+            f"the two engines explain different classes for images {different.tolist()}: their logits disagree "
+            "(a near-tie between two classes); pass the classes to explain as the target"
+        )
     names, errors = [], []
     for name, relevance in zip(theirs.names, theirs.relevance):
         expected = ours.input if name == theirs.names[0] else ours.layers[name]
         names.append(name)
         errors.append(np.abs(relevance - expected).max() / np.abs(expected).max())
-    return Agreement(names, np.array(errors), int(keep.sum()), int((~keep).sum()))
+    return Agreement(names, np.array(errors), len(ours.targets), images_left_out)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import analysis, beyond
-from lrp_helpers import reference as ref
+from lrp_helpers import analysis, beyond, convert, models, rules, verify
 
 
 def test_breast_cancer_split_is_standardised_and_stratified():
@@ -38,18 +37,40 @@ def test_relevance_in_window():
     np.testing.assert_allclose(share, [1.0, 0.5, 0.0])
 
 
-def test_lrp_on_the_tabular_mlp_matches_the_reference():
+# The rules notebook 08 uses on its two models, as specs that both engines compute.
+NOTEBOOK_08_RULES = [rules.Epsilon(0.01), rules.Epsilon(0.0), rules.AlphaBeta(1.0, 0.0), rules.AlphaBeta(2.0, 1.0)]
+
+
+def _agrees_at_every_layer(model, inputs, rule):
+    with analysis.Analyzer(model, rule, input_range=None, keep_layers=True) as analyzer:
+        agreement = verify.compare(analyzer, convert.from_keras(model), rule, inputs)
+    assert agreement.images_compared >= len(inputs) // 2
+    assert len(agreement.layers) == len(model.layers)  # the input and every layer but the softmax's output
+    bound = 1e-2 if rule == rules.Epsilon(0.0) else 1e-4  # LRP-0 divides by unstabilised denominators
+    assert agreement.worst <= bound, dict(zip(agreement.layers, agreement.relative_error))
+
+
+@pytest.mark.parametrize("rule", NOTEBOOK_08_RULES, ids=repr)
+def test_lrp_on_the_tabular_mlp_matches_the_reference_at_every_layer(rule):
     data = beyond.load_breast_cancer_data()
     tf.keras.utils.set_random_seed(0)
     model = beyond.tabular_mlp(30)
     beyond.fit_classifier(model, data.x_train, data.y_train, epochs=5)
-    analyzer = analysis.Analyzer(model, "lrp.epsilon", epsilon=0.01, input_range=None)
-    relevance = analyzer.analyze(data.x_test[:20])
-    network = ref.from_keras(model)
-    expected = network.explain(data.x_test[:20], ref.Epsilon(0.01), analyzer.targets(data.x_test[:20])).input
-    assert np.abs(relevance - expected).max() <= 1e-4 * np.abs(expected).max()
+    _agrees_at_every_layer(model, data.x_test[:20], rule)
     with pytest.raises(ValueError, match="far outside"):
-        analysis.Analyzer(model, "lrp.epsilon").analyze(data.x_test[:20] * 10)
+        analysis.Analyzer(model, rule).analyze(data.x_test[:20] * 10)
+
+
+@pytest.mark.parametrize("rule", NOTEBOOK_08_RULES, ids=repr)
+def test_lrp_on_the_time_series_cnn_matches_the_reference_at_every_layer(rule):
+    """Conv1D, MaxPooling1D, Flatten and Dense: notebook 08's motif CNN, briefly trained."""
+    series = beyond.make_motif_series(200, seed=1)
+    tf.keras.utils.set_random_seed(0)
+    model = beyond.motif_cnn()
+    beyond.fit_classifier(model, series.x, series.y, epochs=2)
+    network = convert.from_keras(model)
+    np.testing.assert_allclose(network.logits(series.x[:16]), models.logits(model, series.x[:16]), atol=1e-4)
+    _agrees_at_every_layer(model, series.x[:16], rule)
 
 
 def test_permutation_importance_finds_the_only_informative_feature():
@@ -64,10 +85,3 @@ def test_permutation_importance_finds_the_only_informative_feature():
     importance = beyond.permutation_importance(predict_proba, x, y, repeats=5)
     assert importance.argmax() == 2 and importance[2] > 1.0
     np.testing.assert_allclose(np.delete(importance, 2), 0)
-
-
-def test_analyzer_accepts_the_1d_cnn():
-    model = beyond.motif_cnn()
-    series = beyond.make_motif_series(4)
-    relevance = analysis.Analyzer(model, "lrp.epsilon", epsilon=0.01, input_range=None).analyze(series.x)
-    assert relevance.shape == (4, 128, 1) and np.all(np.isfinite(relevance))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import canonize, data, verify
+from lrp_helpers import canonize, convert, data, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 from lrp_helpers.canonize import CanonizationError, MergeBatchNorm
@@ -46,7 +46,7 @@ def test_the_model_innvestigate_analyses_has_the_same_logits(committed, canonize
 
 
 def test_canonized_reference_network_has_the_same_logits(committed, test_set):
-    network = ref.from_keras(committed)
+    network = convert.from_keras(committed)
     merged = MergeBatchNorm().apply(network, (32, 32, 3))
     assert not [layer for layer in merged.layers if isinstance(layer, ref.ChannelAffine)]
     x = test_set.x_test[:64]
@@ -55,7 +55,7 @@ def test_canonized_reference_network_has_the_same_logits(committed, test_set):
 
 
 def test_every_linear_layer_after_the_first_sees_only_non_negative_inputs(canonized, images):
-    network = ref.from_keras(canonized)
+    network = convert.from_keras(canonized)
     for layer, a in zip(network.layers, network.forward(images)):
         if layer.has_weights:
             assert a.min() >= 0, layer.name
@@ -177,7 +177,7 @@ RULE_NAMES = [name for name, _ in _rules(ref.Network([ref.Dense(np.ones((1, 1)),
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RULE_NAMES)
 def test_both_engines_agree_at_every_layer_on_the_canonized_network(canonized, images, name):
-    network = ref.from_keras(canonized)
+    network = convert.from_keras(canonized)
     rule = dict(_rules(network))[name]
     with Analyzer(canonized, rule, keep_layers=True) as analyzer:
         agreement = verify.compare(analyzer, network, rule, images)
@@ -199,7 +199,7 @@ def _float64(model):
 def test_lrp0_equals_gradient_times_input_on_the_canonized_network(canonized, images):
     """An exact identity on a ReLU network, biases included: checked in float64 against
     TensorFlow's own gradient, so rounding cannot hide a wrong rule."""
-    network = ref.from_keras(canonized)
+    network = convert.from_keras(canonized)
     targets = network.logits(images).argmax(axis=1)
     model = _float64(canonized)
     logits = model.layers[-2].output
@@ -208,7 +208,7 @@ def test_lrp0_equals_gradient_times_input_on_the_canonized_network(canonized, im
     gradient_x_input = gradient([images.astype(np.float64)])[0] * images
     lrp0 = network.explain(images, ref.LRP0(), targets).input
     assert np.abs(lrp0 - gradient_x_input).max() <= 1e-9 * np.abs(gradient_x_input).max()
-    with Analyzer(canonized, "lrp.z") as lrp, Analyzer(canonized, "input_t_gradient") as gxi:
+    with Analyzer(canonized, "lrp.z", native=True) as lrp, Analyzer(canonized, "input_t_gradient") as gxi:
         theirs, expected = lrp.analyze(images, targets), gxi.analyze(images, targets)
     assert np.abs(theirs - expected).max() <= 1e-4 * np.abs(expected).max()
 
@@ -232,7 +232,7 @@ def test_z_plus_loses_exactly_the_relevance_of_neurons_active_through_their_bias
     zero but whose positive bias makes it active gets relevance from above and has nothing to pass
     it to: z⁺ loses exactly that relevance (at the pixels, where zᴮ is the rule to use), nothing else.
     Such neurons occur in dark image regions: the first layer finds the images that have them."""
-    network = ref.from_keras(canonized)
+    network = convert.from_keras(canonized)
     first = next(layer for layer in network.layers if layer.has_weights)
     screened = test_set.x_test[:SCREENED]
     stranded = (first.apply(screened, np.maximum(first.weight, 0)) <= 0) & (first.forward(screened) > 0)

@@ -75,7 +75,7 @@ def _numbers(cifar10_dir) -> dict[str, np.ndarray]:
     images = data.load_cifar10(cifar10_dir, train_size=10, test_size=100).x_test[:COMPARED_IMAGES]
     numbers = {"logits": analysis.Analyzer(model, "gradient").logits(images)}
     for method, params in METHODS.items():
-        numbers[method] = analysis.analyze(model, images, method, target=0, **params)
+        numbers[method] = analysis.analyze(model, images, method, target=0, native=True, **params)
     return numbers
 
 

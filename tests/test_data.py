@@ -31,7 +31,7 @@ def _write_batch(path: Path, first_index: int, count: int) -> None:
 def tiny(tmp_path, monkeypatch):
     """A complete CIFAR-10 folder in the official format, with 20 images per batch."""
     monkeypatch.setattr(cifar, "IMAGES_PER_BATCH", TINY_BATCH)
-    monkeypatch.delenv(cifar.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.delenv(cifar.CIFAR10_DIR_VARIABLE, raising=False)
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     for i, name in enumerate(cifar.TRAIN_FILES + cifar.TEST_FILES):
@@ -88,7 +88,7 @@ def test_missing_folder_names_it_and_says_how_to_fix(tmp_path):
         load_cifar10(missing)
     message = str(error.value)
     assert str(missing) in message and "does not exist" in message
-    assert cifar.ARCHIVE_URL in message and cifar.DATA_DIR_VARIABLE in message
+    assert cifar.ARCHIVE_URL in message and cifar.CIFAR10_DIR_VARIABLE in message
 
 
 def test_empty_folder_lists_every_missing_file(tmp_path):
@@ -130,9 +130,9 @@ def test_wrong_class_balance_is_reported(tiny):
 
 
 def test_environment_variable_is_used_and_the_argument_wins(tiny, tmp_path, monkeypatch):
-    monkeypatch.setenv(cifar.DATA_DIR_VARIABLE, str(tiny))
+    monkeypatch.setenv(cifar.CIFAR10_DIR_VARIABLE, str(tiny))
     assert load_cifar10().source == tiny
-    monkeypatch.setenv(cifar.DATA_DIR_VARIABLE, str(tmp_path / "broken"))
+    monkeypatch.setenv(cifar.CIFAR10_DIR_VARIABLE, str(tmp_path / "broken"))
     with pytest.raises(CIFAR10DataError, match=r"\$LRP_CIFAR10_DIR"):
         load_cifar10()
     assert load_cifar10(tiny).source == tiny
@@ -147,7 +147,7 @@ def test_keras_cache_is_used_when_nothing_else_is_given(tiny, tmp_path, monkeypa
 
 
 def test_nothing_found_and_no_download(tmp_path, monkeypatch):
-    monkeypatch.delenv(cifar.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.delenv(cifar.CIFAR10_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(CIFAR10DataError, match="downloading is switched off"):
         load_cifar10(download=False)
@@ -159,7 +159,7 @@ def test_failed_download_gives_the_clear_error(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise OSError("no route to host")
 
-    monkeypatch.delenv(cifar.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.delenv(cifar.CIFAR10_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(tf.keras.utils, "get_file", no_network)
     with pytest.raises(CIFAR10DataError, match="download failed .*no route to host.*To fix it"):

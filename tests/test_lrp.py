@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import analysis, data, methods, models, verify
+from lrp_helpers import analysis, convert, data, methods, models, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
@@ -52,7 +52,8 @@ def test_corrected_surrogate_reproduces_every_batchnorm_output(model, cifar):
 
 
 # Registry methods (name, value) whose definition iNNvestigate also has as an analyzer of its own
-# (`Method.native`): on the network as trained, that analyzer must agree with the reference at every layer.
+# (`analysis.native_equivalent`): on the network as trained, that analyzer must agree with the reference at every
+# layer.
 NATIVE_CASES = [
     ("lrp.0", None),
     ("lrp.epsilon", 0.1),
@@ -74,21 +75,22 @@ CONDITIONED = 1 / 5  # of the bound
 
 
 def test_every_native_counterpart_is_checked():
-    natives = {name for name, method in methods.REGISTRY.items() if method.native}
-    assert natives == {name for name, _ in NATIVE_CASES}
+    cases = [(name, value) for name, method in methods.REGISTRY.items() for value in method.values or (None,)]
+    natives = [(name, value) for name, value in cases if analysis.native_equivalent(name, value)]
+    assert {name for name, _ in natives} == {name for name, _ in NATIVE_CASES}
 
 
 @pytest.mark.parametrize("name, value", NATIVE_CASES, ids=[f"{n}{'' if v is None else v}" for n, v in NATIVE_CASES])
 def test_innvestigate_agrees_with_the_reference_at_every_layer(model, cifar, name, value):
     method = methods.get(name)
-    network = ref.from_keras(model)
-    native, params = method.native(value)
-    analyzer = Analyzer(model, native, keep_layers=True, **params)
+    network = convert.from_keras(model)
+    native, params = analysis.native_equivalent(name, value)
+    analyzer = Analyzer(model, native, native=True, keep_layers=True, **params)
     images = cifar.x_test
     if name == "lrp.0":
         sensitivity = verify.lrp0_sensitivity(network, images, analyzer.targets(images))
         images = images[sensitivity <= CONDITIONED * TOLERANCE[name]]
-    agreement = verify.compare(analyzer, network, method.how(value, network), images)
+    agreement = verify.compare(analyzer, network, method.spec(value, ref.linear_layers(network)), images)
     assert agreement.images_compared >= 16
     assert len(agreement.layers) == len(model.layers)  # the input and every layer's output
     worst = dict(zip(agreement.layers, agreement.relative_error))
@@ -96,9 +98,9 @@ def test_innvestigate_agrees_with_the_reference_at_every_layer(model, cifar, nam
 
 
 def test_agreement_also_holds_for_other_classes_than_the_predicted(committed, cifar):
-    analyzer = Analyzer(committed, "lrp.epsilon", epsilon=0.1, keep_layers=True)
+    analyzer = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1, keep_layers=True)
     agreement = verify.compare(
-        analyzer, ref.from_keras(committed), ref.Epsilon(0.1), cifar.x_test, target=np.arange(IMAGES) % 10
+        analyzer, convert.from_keras(committed), ref.Epsilon(0.1), cifar.x_test, target=np.arange(IMAGES) % 10
     )
     assert agreement.worst <= 1e-4
 
@@ -107,8 +109,8 @@ def test_two_step_batchnorm_surrogate_runs_and_stays_close(committed, cifar):
     """iNNvestigate's 'two_linear' mode (normalise, then scale) through our corrected mapping.
     ε then acts on two affine steps instead of one, so maps differ somewhat, but not in kind."""
     images = cifar.x_test[:4]
-    one = Analyzer(committed, "lrp.epsilon", epsilon=0.1).analyze(images)
-    two = Analyzer(committed, "lrp.epsilon", epsilon=0.1, bn_layer_fuse_mode="two_linear").analyze(images)
+    one = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1).analyze(images)
+    two = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1, bn_layer_fuse_mode="two_linear").analyze(images)
     assert two.shape == one.shape and np.all(np.isfinite(two))
     assert np.corrcoef(one.ravel(), two.ravel())[0, 1] > 0.9  # measured 0.96; the stock two-step: 0.77
 
@@ -116,11 +118,11 @@ def test_two_step_batchnorm_surrogate_runs_and_stays_close(committed, cifar):
 def test_stock_batchnorm_surrogate_is_still_wrong(model, cifar):
     """iNNvestigate 2.1.2 uses sqrt(var**2 + eps) and leaves gamma out of the shift. If this test
     fails after an upgrade, the library was fixed: re-check and drop our correction."""
-    network = ref.from_keras(model)
+    network = convert.from_keras(model)
     images = cifar.x_test[~verify.ambiguous_images(network, cifar.x_test)][:16]
     expected = network.explain(images, ref.Epsilon(0.1)).input
-    stock = Analyzer(model, "lrp.epsilon", epsilon=0.1, batchnorm="stock").analyze(images)
-    corrected = Analyzer(model, "lrp.epsilon", epsilon=0.1).analyze(images)
+    stock = Analyzer(model, "lrp.epsilon", native=True, epsilon=0.1, batchnorm="stock").analyze(images)
+    corrected = Analyzer(model, "lrp.epsilon", native=True, epsilon=0.1).analyze(images)
     scale = np.abs(expected).max()
     assert np.abs(corrected - expected).max() / scale <= 1e-4
     assert np.abs(stock - expected).max() / scale > 0.05
@@ -160,19 +162,19 @@ def _without_biases(model):
 
 def test_lrp0_conserves_relevance_exactly_without_biases(committed, cifar):
     bias_free = _without_biases(committed)
-    network = ref.from_keras(bias_free)
+    network = convert.from_keras(bias_free)
     assert all(np.abs(layer.bias).max() < 1e-6 for layer in network.layers if layer.has_weights)
     explanation = network.explain(cifar.x_test[:16], ref.LRP0())
     names, relevances = explanation.by_layer()
     share = ref.conservation(names, relevances).input_share
     np.testing.assert_allclose(share, 1.0, atol=1e-5)
-    innvestigate_relevance = Analyzer(bias_free, "lrp.z").analyze(cifar.x_test[:16])
+    innvestigate_relevance = Analyzer(bias_free, "lrp.z", native=True).analyze(cifar.x_test[:16])
     logits = explanation.logits
     np.testing.assert_allclose(innvestigate_relevance.sum(axis=(1, 2, 3)) / logits, 1.0, atol=1e-4)
 
 
 def test_biases_and_epsilon_absorb_relevance_and_more_with_larger_epsilon(committed, cifar):
-    network = ref.from_keras(committed)
+    network = convert.from_keras(committed)
     images = cifar.x_test[:16]
     absorbed = []
     for epsilon in (0.01, 0.1, 1.0, 10.0):
@@ -187,9 +189,9 @@ def test_biases_and_epsilon_absorb_relevance_and_more_with_larger_epsilon(commit
 
 
 def test_conservation_table_of_innvestigate_matches_the_reference(committed, cifar):
-    network = ref.from_keras(committed)
+    network = convert.from_keras(committed)
     images = cifar.x_test[~verify.ambiguous_images(network, cifar.x_test)][:16]
-    theirs = Analyzer(committed, "lrp.epsilon", epsilon=0.1, keep_layers=True).relevance_per_layer(images)
+    theirs = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1, keep_layers=True).relevance_per_layer(images)
     ours = network.explain(images, ref.Epsilon(0.1))
     ours_table = ref.conservation(*ours.by_layer()).table()
     theirs_table = ref.conservation(theirs.names, theirs.relevance).table()
@@ -204,8 +206,8 @@ def test_lrp0_equals_gradient_times_input_on_this_relu_network(committed, cifar)
     (measured on 256 test images: the error is at most 3.8 times the sensitivity). On the others
     float32 LRP-0 itself is inexact; the identity is proven to 1e-9 in float64 in test_canonize.py."""
     bound = 1e-3
-    network = ref.from_keras(committed)
-    lrp0 = Analyzer(committed, "lrp.z")
+    network = convert.from_keras(committed)
+    lrp0 = Analyzer(committed, "lrp.z", native=True)
     targets = lrp0.targets(cifar.x_test)
     conditioned = verify.lrp0_sensitivity(network, cifar.x_test, targets) <= CONDITIONED * bound
     assert conditioned.sum() >= 16
@@ -232,7 +234,7 @@ def test_the_lrp0_sensitivity_finds_a_denominator_that_rounding_swamps():
     "method", ["gradient", "input_t_gradient", "smoothgrad", "integrated_gradients", "guided_backprop", "deep_taylor"]
 )
 def test_gradient_based_analyzers_run_on_the_minivgg(briefly_trained, cifar, method):
-    relevance = Analyzer(briefly_trained, method).analyze(cifar.x_test[:4])
+    relevance = Analyzer(briefly_trained, method, native=method not in analysis.GRADIENTS).analyze(cifar.x_test[:4])
     assert relevance.shape == (4, 32, 32, 3)
     assert np.all(np.isfinite(relevance)) and np.abs(relevance).max() > 0
 
@@ -247,7 +249,7 @@ def test_gradient_analyzer_is_the_true_gradient(committed, cifar):
     analyzer = Analyzer(committed, "gradient")
     targets = analyzer.targets(images)
     gradient = analyzer.analyze(images, targets)
-    network = ref.from_keras(committed)
+    network = convert.from_keras(committed)
     direction = np.random.default_rng(0).standard_normal(images.shape)
     direction /= np.linalg.norm(direction.reshape(len(images), -1), axis=1)[:, None, None, None]
     step, rows = 1e-6, np.arange(len(images))
@@ -261,7 +263,7 @@ def test_gradient_analyzer_is_the_true_gradient(committed, cifar):
 
 def test_targets(committed, cifar):
     images = cifar.x_test[:4]
-    analyzer = Analyzer(committed, "lrp.epsilon", epsilon=0.1)
+    analyzer = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1)
     every_class = analyzer.analyze(images, target="all")
     assert every_class.shape == (4, 10, 32, 32, 3)
     predicted = analyzer.targets(images)
@@ -272,7 +274,7 @@ def test_targets(committed, cifar):
 
 
 def test_clear_errors_for_bad_input(committed, cifar):
-    analyzer = Analyzer(committed, "lrp.epsilon", epsilon=0.1)
+    analyzer = Analyzer(committed, "lrp.epsilon", native=True, epsilon=0.1)
     images = cifar.x_test[:2]
     with pytest.raises(ValueError, match=r"shape \(N, 32, 32, 3\)"):
         analyzer.analyze(images[:, :16])
@@ -287,7 +289,9 @@ def test_clear_errors_for_bad_input(committed, cifar):
     with pytest.raises(ValueError, match=r"target class must be in 0..9"):
         analyzer.analyze(images, target=[0, -1])
     with pytest.raises(ValueError, match="unknown method 'lrp.epsilom'"):
-        Analyzer(committed, "lrp.epsilom")
+        Analyzer(committed, "lrp.epsilom", native=True)
+    with pytest.raises(ValueError, match=r"Analyzer takes a rule spec .*native=True"):
+        Analyzer(committed, "lrp.epsilon")  # iNNvestigate's name, where the collection's vocabulary is a spec
     with pytest.raises(TypeError, match="NumPy array"):
         analyzer.analyze(images.tolist())
 
@@ -297,9 +301,9 @@ def test_unsupported_layers_are_refused():
     outputs = tf.keras.layers.Dense(2)(tf.keras.layers.Flatten()(tf.keras.layers.AveragePooling2D()(inputs)))
     model = tf.keras.Model(inputs, outputs)
     with pytest.raises(ValueError, match="AveragePooling2D"):
-        Analyzer(model, "lrp.epsilon")
+        Analyzer(model, "lrp.epsilon", native=True)
     with pytest.raises(ValueError, match="AveragePooling2D"):
-        ref.from_keras(model)
+        convert.from_keras(model)
 
 
 def test_reference_rules_on_a_hand_checkable_layer():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import data, methods, models
+from lrp_helpers import data, methods, models, rules, targets
 from lrp_helpers import reference as ref
 
 LOGITS = np.array([[0.0, 2.0, 1.0], [3.0, 0.0, 1.0]])
@@ -27,8 +27,8 @@ def images(cifar10_dir):
     ],
 )
 def test_one_target_vocabulary(target, expected):
-    targets = methods.resolve_targets(target, LOGITS, labels=[2, 2], class_names=CLASS_NAMES)
-    assert targets.dtype == np.int64 and targets.tolist() == expected
+    resolved = targets.resolve(target, LOGITS, labels=[2, 2], class_names=CLASS_NAMES)
+    assert resolved.dtype == np.int64 and resolved.tolist() == expected
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_one_target_vocabulary(target, expected):
 )
 def test_bad_targets_get_clear_errors(target, error, message):
     with pytest.raises(error, match=message):
-        methods.resolve_targets(target, LOGITS, class_names=CLASS_NAMES)
+        targets.resolve(target, LOGITS, class_names=CLASS_NAMES)
 
 
 def test_labels_and_bad_values():
@@ -58,13 +58,21 @@ def test_labels_and_bad_values():
         methods.get("lrp.z_plus").value(1.0)
 
 
-def test_lrp_methods_are_reference_rules():
+def test_lrp_methods_are_rule_specs_every_engine_implements():
     network = ref.Network([ref.Dense(np.ones((2, 2)), np.zeros(2), name="logits")])
     for method in methods.REGISTRY.values():
-        assert method.is_lrp == (method.analyzer is None)
+        assert method.is_lrp == (method.attribution is None)
         if method.is_lrp:
-            assert isinstance(method.how(None, network), (ref.Rule, ref.Composite))
+            spec = method.spec(None, ref.linear_layers(network))
+            assert isinstance(spec, (rules.Rule, rules.Composite))
+            composite = rules.as_composite(spec)
+            for rule in (composite.default, *composite.rules.values(), *composite.by_kind.values()):
+                assert type(rule) in rules.SPECS, (method.name, rule)  # a plain definition, no engine's class
+                assert type(ref.implementation(rule)) in ref.IMPLEMENTATIONS.values()
             assert method.engine in ("innvestigate", "reference")
+        else:
+            with pytest.raises(ValueError, match="not an LRP method"):
+                method.spec()
 
 
 def test_logits_are_the_output_before_the_softmax(committed, images):

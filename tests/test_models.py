@@ -172,10 +172,11 @@ def test_committed_model_is_the_default_recipes_and_carries_its_training_curves(
     notebook 02 plots when it loads the model instead of training (LRP_RETRAIN=0)."""
     from dataclasses import asdict
 
-    from lrp_helpers import models
+    from lrp_helpers import models, settings
 
     metadata = load_metadata(models.model_path(quick=False))
-    assert metadata["recipe"] == asdict(models.RECIPES[models.recipe_choice()]) == asdict(models.FAST_RECIPE)
+    assert metadata["recipe"] == asdict(models.RECIPES[settings.recipe_choice()]) == asdict(models.FAST_RECIPE)
+    assert set(models.RECIPES) == set(settings.RECIPE_NAMES)
     curves = metadata["history"]
     for key in ("loss", "val_loss", "accuracy", "val_accuracy"):
         assert len(curves[key]) == metadata["epochs"] == models.FAST_RECIPE.epochs, key

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lrp_helpers import data, plotting  # noqa: E402
+from lrp_helpers import analysis, convert, data, plotting, rules  # noqa: E402
 from lrp_helpers import reference as ref  # noqa: E402
 from lrp_helpers.models import mini_vgg  # noqa: E402
 
@@ -59,37 +59,56 @@ def test_first_per_class_prefers_correct_predictions():
 
 
 def test_depth_composite_assigns_rules_by_depth():
-    network = ref.from_keras(mini_vgg())
+    network = convert.from_keras(mini_vgg())
     composite = ref.depth_composite(network)
-    by_name = {layer.name: type(composite.rule_for(layer)).__name__ for layer in network.layers if layer.has_weights}
+    by_name = {name: composite.rule_for(name, kind) for name, kind in ref.linear_layers(network)}
+    middle, batchnorm = rules.Epsilon(0.25), rules.Epsilon(rules.BATCHNORM_EPSILON)
     assert by_name == {
-        "block1_conv1": "ZBox",
-        "block1_bn1": "Epsilon",
-        "block1_conv2": "Gamma",
-        "block1_bn2": "Epsilon",
-        "block2_conv1": "Epsilon",
-        "block2_bn1": "Epsilon",
-        "block2_conv2": "Epsilon",
-        "block2_bn2": "Epsilon",
-        "dense": "LRP0",
-        "dense_bn": "Epsilon",
-        "logits": "LRP0",
+        "block1_conv1": rules.ZBox(0.0, 1.0),
+        "block1_bn1": batchnorm,
+        "block1_conv2": rules.Gamma(0.25),
+        "block1_bn2": batchnorm,
+        "block2_conv1": middle,
+        "block2_bn1": batchnorm,
+        "block2_conv2": middle,
+        "block2_bn2": batchnorm,
+        "dense": rules.Epsilon(0.0),
+        "dense_bn": batchnorm,
+        "logits": rules.Epsilon(0.0),
     }
 
 
-def test_composite_picks_by_name_then_type_then_default():
-    dense = ref.Dense(np.eye(2), np.zeros(2), "unnamed")
-    batchnorm = ref.ChannelAffine(np.ones(2), np.zeros(2), "bn")
-    composite = ref.Composite(ref.ZPlus(), {"bn": ref.Flat()}, by_type={ref.ChannelAffine: ref.WSquare()})
-    assert isinstance(composite.rule_for(dense), ref.ZPlus)
-    assert isinstance(composite.rule_for(batchnorm), ref.Flat)
-    other_bn = ref.ChannelAffine(np.ones(2), np.zeros(2), "bn2")
-    assert isinstance(composite.rule_for(other_bn), ref.WSquare)
+def test_composite_picks_by_name_then_kind_then_default():
+    composite = rules.Composite(rules.AlphaBeta(), {"bn": rules.Flat()}, by_kind={rules.BATCHNORM: rules.WSquare()})
+    assert composite.rule_for("unnamed", rules.DENSE) == rules.AlphaBeta(1.0, 0.0)
+    assert composite.rule_for("bn", rules.BATCHNORM) == rules.Flat()
+    assert composite.rule_for("bn2", rules.BATCHNORM) == rules.WSquare()
+    with pytest.raises(ValueError, match="layer kinds must be among"):
+        rules.Composite(rules.Flat(), by_kind={"batch_norm": rules.Flat()})
+
+
+def test_engines_refuse_a_rule_they_do_not_know_and_a_silently_changed_subclass():
+    class Doubled(ref.Epsilon):  # changes what the rule does, but names no spec of its own
+        def relevance(self, layer, a, R):
+            return 2 * super().relevance(layer, a, R)
+
+    with pytest.raises(TypeError, match="Doubled is not an LRP rule the engines know"):
+        rules.spec_type(Doubled(0.1))
+    with pytest.raises(TypeError, match="Doubled is not an LRP rule the engines know"):
+        analysis.innvestigate_rule(Doubled(0.1))
+    assert rules.spec_type(ref.LRP0()) is rules.Epsilon and rules.spec(ref.ZPlus()) == rules.AlphaBeta(1.0, 0.0)
+
+    class Unknown(rules.Rule):
+        pass
+
+    with pytest.raises(TypeError, match="the reference implements no rule"):
+        ref.implementation(Unknown())
 
 
 def test_alpha_beta_must_differ_by_one():
     with pytest.raises(ValueError, match="alpha - beta must be 1"):
         ref.AlphaBeta(2, 2)
+    assert rules.AlphaBeta.with_alpha(2) == rules.AlphaBeta(2, 1)
 
 
 def test_gamma_favours_positive_contributions_also_for_negative_inputs():

@@ -4,7 +4,7 @@ NumPy reference and as iNNvestigate, on the miniVGG as trained and canonized."""
 import numpy as np
 import pytest
 
-from lrp_helpers import data, models, scratch, verify
+from lrp_helpers import convert, data, models, scratch, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # TensorFlow-bound (pyproject: markers)
 def images(cifar10_dir, committed):
     """Test images without max-pooling near-ties, where float32 and float64 may route relevance apart."""
     x = data.load_cifar10(cifar10_dir, train_size=10, test_size=40).x_test
-    keep = ~verify.ambiguous_images(ref.from_keras(committed), x)
+    keep = ~verify.ambiguous_images(convert.from_keras(committed), x)
     assert keep.sum() >= 16
     return x[keep]
 
@@ -40,7 +40,7 @@ CASES = [
 @pytest.mark.parametrize("trained, params, rule", CASES, ids=lambda case: str(case))
 def test_scratch_equals_the_reference(committed, canonized, images, trained, params, rule):
     model = committed if trained == "as trained" else canonized
-    network = ref.from_keras(model)
+    network = convert.from_keras(model)
     targets = network.logits(images).argmax(axis=1)
     relevance = scratch.lrp(model, **params)([images, targets])[0]
     tolerance = 1e-2 if trained == "as trained" and not params else 1e-4

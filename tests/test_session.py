@@ -9,12 +9,13 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from lrp_helpers import session  # noqa: E402
+from lrp_helpers import settings as run_settings  # noqa: E402
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False), ("no", False)])
 def test_quick_mode_switch(monkeypatch, value, expected):
     monkeypatch.setenv("LRP_QUICK", value)
-    assert session.quick_mode() is expected
+    assert run_settings.quick_mode() is expected
 
 
 def test_setup_notebook_sets_graph_mode_seeds_and_quick_flag(monkeypatch, capsys):
@@ -51,35 +52,31 @@ def test_quick_mode_figures_never_overwrite_the_committed_ones(monkeypatch):
 
 def test_quick_mode_is_decided_once_by_setup_notebook(monkeypatch):
     monkeypatch.delenv("LRP_IMAGES_DIR", raising=False)
-    monkeypatch.setattr(session, "_decided", None)
+    monkeypatch.setattr(run_settings, "_decided", None)
     with pytest.raises(RuntimeError, match="call lrp_helpers.setup_notebook"):
         session.images_dir()
     monkeypatch.setenv("LRP_QUICK", "1")
     session.setup_notebook()
     monkeypatch.setenv("LRP_QUICK", "0")  # too late: setup_notebook() decided
-    assert session.current_settings().quick
+    assert run_settings.current_settings().quick
     assert session.images_dir() == session.project_root() / "images" / "quick"
 
 
 @pytest.mark.parametrize("value, expected", [(None, "fast"), ("", "fast"), ("seed", "seed"), (" Fast ", "fast")])
 def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
-    from lrp_helpers import models
-
     if value is None:
-        monkeypatch.delenv(models.RECIPE_VARIABLE, raising=False)
+        monkeypatch.delenv(run_settings.RECIPE_VARIABLE, raising=False)
     else:
-        monkeypatch.setenv(models.RECIPE_VARIABLE, value)
-    assert models.recipe_choice() == expected
+        monkeypatch.setenv(run_settings.RECIPE_VARIABLE, value)
+    assert run_settings.recipe_choice() == expected
     monkeypatch.setenv("LRP_QUICK", "0")
     assert session.setup_notebook().recipe == expected
 
 
 def test_unknown_recipe_is_a_clear_error(monkeypatch):
-    from lrp_helpers import models
-
-    monkeypatch.setenv(models.RECIPE_VARIABLE, "fastest")
+    monkeypatch.setenv(run_settings.RECIPE_VARIABLE, "fastest")
     with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
-        models.recipe_choice()
+        run_settings.recipe_choice()
 
 
 @pytest.mark.parametrize(
@@ -88,28 +85,28 @@ def test_unknown_recipe_is_a_clear_error(monkeypatch):
 )
 def test_retrain_switch_overrides_each_notebooks_default(monkeypatch, value, notebook_default, trains):
     if value is None:
-        monkeypatch.delenv(session.RETRAIN_VARIABLE, raising=False)
+        monkeypatch.delenv(run_settings.RETRAIN_VARIABLE, raising=False)
     else:
-        monkeypatch.setenv(session.RETRAIN_VARIABLE, value)
+        monkeypatch.setenv(run_settings.RETRAIN_VARIABLE, value)
     monkeypatch.setenv("LRP_QUICK", "0")
     assert session.setup_notebook().train(default=notebook_default) is trains
 
 
 def test_unknown_retrain_value_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv(session.RETRAIN_VARIABLE, "maybe")
+    monkeypatch.setenv(run_settings.RETRAIN_VARIABLE, "maybe")
     with pytest.raises(ValueError, match="LRP_RETRAIN='maybe': use 1 to train every model, 0 to load"):
-        session.retrain_choice()
+        run_settings.retrain_choice()
 
 
 def test_lecture_mode_picks_lecture_sizes_loads_models_and_yields_to_quick_mode(monkeypatch, capsys):
-    monkeypatch.delenv(session.RETRAIN_VARIABLE, raising=False)
+    monkeypatch.delenv(run_settings.RETRAIN_VARIABLE, raising=False)
     monkeypatch.setenv(session.LECTURE_VARIABLE, "1")
     monkeypatch.setenv("LRP_QUICK", "0")
     lecture = session.setup_notebook()
     assert "Lecture mode (LRP_LECTURE=1)" in capsys.readouterr().out
     assert lecture.pick(full=256, quick=20, lecture=32) == 32 and lecture.pick(full=256, quick=20) == 256
     assert lecture.train(default=True) is False
-    monkeypatch.setenv(session.RETRAIN_VARIABLE, "1")
+    monkeypatch.setenv(run_settings.RETRAIN_VARIABLE, "1")
     assert session.setup_notebook().train(default=False) is True
     monkeypatch.setenv("LRP_QUICK", "1")
     quick = session.setup_notebook()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import analysis, beyond, text, verify
+from lrp_helpers import analysis, beyond, convert, rules, text, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.text import SpamDataError, load_spamassassin
 
@@ -308,7 +308,7 @@ def test_reference_conv1d_matches_keras_and_backward_is_its_transpose(padding):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 11, 4)).astype(np.float32)
     keras_conv = tf.keras.Sequential([tf.keras.Input((11, 4)), tf.keras.layers.Conv1D(6, 5, padding=padding)])
-    (layer,) = ref.from_keras(keras_conv).layers
+    (layer,) = convert.from_keras(keras_conv).layers
     np.testing.assert_allclose(layer.forward(x), keras_conv.predict(x, verbose=0), atol=1e-5)
     s = rng.normal(size=layer.forward(x).shape)
     assert np.isclose((layer.apply(x, layer.weight) * s).sum(), (x * layer.backward(s, layer.weight)).sum())
@@ -381,7 +381,7 @@ def test_padding_embeds_to_zero_and_gets_no_relevance(trained):
     )
     np.testing.assert_allclose(embedded, keras_embedded, atol=1e-7)
     assert (sequences.ids[:4] == 0).any() and np.all(embedded[sequences.ids[:4] == 0] == 0)
-    analyzer = analysis.Analyzer(text.explainable_part(model), "lrp.epsilon", epsilon=0.1, input_range=None)
+    analyzer = analysis.Analyzer(text.explainable_part(model), rules.Epsilon(0.1), input_range=None)
     relevance = text.token_relevance(analyzer, model, sequences.ids[:4])
     assert np.all(relevance[sequences.ids[:4] == 0] == 0) and np.abs(relevance).max() > 0
 
@@ -401,14 +401,14 @@ def test_innvestigate_matches_the_reference_at_every_layer(trained, method, rule
     model, _, sequences, _ = trained
     params = {"epsilon": rule.epsilon} if isinstance(rule, ref.Epsilon) else {}
     part = text.explainable_part(model)
-    analyzer = analysis.Analyzer(part, method, input_range=None, keep_layers=True, **params)
+    analyzer = analysis.Analyzer(part, method, native=True, input_range=None, keep_layers=True, **params)
     ids = sequences.ids[:32]
-    agreement = verify.compare(analyzer, ref.from_keras(part), rule, text.embed(model, ids), target=text.SPAM)
+    agreement = verify.compare(analyzer, convert.from_keras(part), rule, text.embed(model, ids), target=text.SPAM)
     assert agreement.images_compared == 32
     assert agreement.layers == ["embedded", "conv", "pool", "dropout", "logits"]
     assert agreement.worst <= 1e-4, dict(zip(agreement.layers, agreement.relative_error))
-    per_token = ref.from_keras(model).explain(ids, rule, text.SPAM).input  # embedding lookup in front
-    ours = analysis.Analyzer(part, method, input_range=None, **params)
+    per_token = convert.from_keras(model).explain(ids, rule, text.SPAM).input  # embedding lookup in front
+    ours = analysis.Analyzer(part, method, native=True, input_range=None, **params)
     theirs = text.token_relevance(ours, model, ids)
     assert np.abs(theirs - per_token).max() <= 1e-4 * np.abs(per_token).max()
 
@@ -420,7 +420,7 @@ def test_lrp_0_conserves_the_logit_without_biases(trained):
         for name in ("conv", "logits"):
             layer = model.get_layer(name)
             layer.set_weights([layer.get_weights()[0], np.zeros_like(layer.get_weights()[1])])
-        analyzer = analysis.Analyzer(text.explainable_part(model), "lrp.z", input_range=None)
+        analyzer = analysis.Analyzer(text.explainable_part(model), rules.Epsilon(0.0), input_range=None)
         relevance = text.token_relevance(analyzer, model, sequences.ids[:16])
         logits = analyzer.logits(text.embed(model, sequences.ids[:16]))[:, text.SPAM]
         np.testing.assert_allclose(relevance.sum(axis=1), logits, rtol=1e-4, atol=1e-5)
@@ -442,7 +442,7 @@ def test_a_planted_cue_is_found_by_lrp():
     test_bodies, test_labels = _synthetic_mail(100, seed=2)
     test = text.encode(vocabulary, test_bodies, length=LENGTH)
     cued, positions = text.plant_token(test, np.arange(len(test)), "cue", vocabulary, seed=1)
-    analyzer = analysis.Analyzer(text.explainable_part(model), "lrp.epsilon", epsilon=0.1, input_range=None)
+    analyzer = analysis.Analyzer(text.explainable_part(model), rules.Epsilon(0.1), input_range=None)
     relevance = text.token_relevance(analyzer, model, cued.ids)
     mass = beyond.relevance_in_window(relevance, positions, length=1)
     ham = test_labels == text.HAM

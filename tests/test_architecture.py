@@ -1,0 +1,85 @@
+"""The package's layering (docs/architecture.md): every module sits on a floor and imports only modules on
+lower floors, function-local imports included. So there are no cycles, and the three engines stay
+independent: they share the rule definitions (`rules`) and the target vocabulary (`targets`), nothing else."""
+
+import ast
+
+import pytest
+from conftest import ROOT
+
+PACKAGE = ROOT / "lrp_helpers"
+FLOORS = {
+    # 0: definitions and settings, importing nothing of the package
+    "rules": 0,
+    "targets": 0,
+    "settings": 0,
+    "compat": 0,
+    "evaluation": 0,
+    "plotting": 0,
+    # 1: the NumPy reference (an engine), the Keras layers we explain, data, the notebooks' set-up call
+    "reference": 1,
+    "scratch": 1,
+    "keras_layers": 1,
+    "data": 1,
+    "session": 1,
+    # 2: the TensorFlow engines (iNNvestigate's, ours); a Keras model read into the reference; models
+    "analysis": 2,
+    "engine": 2,
+    "convert": 2,
+    "verify": 2,
+    "models": 2,
+    "clever_hans": 2,
+    "__init__": 2,
+    # 3 and up: what uses several of the above, and the applications
+    "canonize": 3,
+    "beyond": 3,
+    "methods": 3,
+    "text": 4,
+    "explorer": 4,
+}
+ENGINES = {"reference", "analysis", "engine", "scratch"}
+
+
+def imports_of(module: str) -> set[str]:
+    """The package modules `module` imports anywhere in its code (`from . import x`, `from .x import y`,
+    `import lrp_helpers.x`, `from lrp_helpers import x`), at the top or inside functions."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:
+                found.add(node.module.split(".")[0])
+            elif node.level == 1 or node.module == "lrp_helpers":
+                found |= {alias.name for alias in node.names}
+            elif node.module and node.module.startswith("lrp_helpers."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("lrp_helpers.")}
+    return found & set(FLOORS)
+
+
+def test_every_module_has_a_floor():
+    assert {path.stem for path in PACKAGE.glob("*.py")} == set(FLOORS)
+
+
+@pytest.mark.parametrize("module", sorted(FLOORS))
+def test_imports_only_go_down(module):
+    upward = {other for other in imports_of(module) if FLOORS[other] >= FLOORS[module]}
+    assert not upward, f"lrp_helpers.{module} (floor {FLOORS[module]}) imports {sorted(upward)} on its floor or above"
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_no_engine_imports_another_and_the_reference_is_numpy_only(engine):
+    assert not imports_of(engine) & (ENGINES - {engine})
+    if engine == "reference":
+        tree = ast.parse((PACKAGE / "reference.py").read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf_keras")}
+
+
+def test_the_check_finds_function_local_and_upward_imports(tmp_path, monkeypatch):
+    """The test above can fail: a function-local upward import is found."""
+    (tmp_path / "rules.py").write_text("def f():\n    from . import methods\n    from .targets import resolve\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path)
+    assert imports_of("rules") == {"methods", "targets"}
