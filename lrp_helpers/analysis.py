@@ -78,23 +78,6 @@ def methods() -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _batchnorm_weights(layer) -> tuple:
-    """gamma, beta, moving mean and moving variance of a BatchNormalization layer (symbolic)."""
-    K = tf.keras.backend
-    weights = list(layer.weights)
-    gamma = weights.pop(0) if layer.scale else K.ones_like(weights[0])
-    beta = weights.pop(0) if layer.center else K.zeros_like(weights[0])
-    mean, variance = weights
-    return gamma, beta, mean, variance
-
-
-def batchnorm_as_affine(layer) -> tuple:
-    """The inference-time BatchNormalization as y = scale * x + shift (symbolic tensors)."""
-    gamma, beta, mean, variance = _batchnorm_weights(layer)
-    scale = gamma / tf.keras.backend.sqrt(variance + layer.epsilon)
-    return scale, beta - mean * scale
-
-
 def _affine_layer(kernel, bias):
     """A Keras layer computing inputs * kernel + bias, in the form iNNvestigate's rules copy."""
 
@@ -134,10 +117,10 @@ def corrected_fused_batchnorm_mapping(mapping, fuse_mode: str = "one_linear"):
     def meta_mapping(layer, reverse_state):
         inputs = layer.get_input_at(0)
         if fuse_mode == "one_linear":
-            surrogate = _affine_layer(*batchnorm_as_affine(layer))
+            surrogate = _affine_layer(*keras_layers.batchnorm_as_affine(layer))
             surrogate(inputs)
             return mapping(surrogate, reverse_state).apply
-        gamma, beta, mean, variance = _batchnorm_weights(layer)
+        gamma, beta, mean, variance = keras_layers.batchnorm_weights(layer)
         inverse_std = 1 / tf.keras.backend.sqrt(variance + layer.epsilon)
         normalise = _affine_layer(inverse_std, -mean * inverse_std)
         rescale = _affine_layer(gamma, beta)

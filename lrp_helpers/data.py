@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import sources
 from .settings import CIFAR10_DIR_VARIABLE
 
 FOLDER_NAME = "cifar-10-batches-py"
@@ -63,7 +63,7 @@ def load_cifar10(
     `train_size` / `test_size` take a deterministic, class-stratified subset for quick runs.
     """
     folder = locate_cifar10(data_dir, download)
-    _verify_checksums(folder)
+    sources.verify_sha256sums(SOURCE, folder)
     x_train, y_train = _read_batches(folder, TRAIN_FILES)
     x_test, y_test = _read_batches(folder, TEST_FILES)
     _check_class_counts(folder, "training", y_train, len(TRAIN_FILES) * IMAGES_PER_BATCH // 10)
@@ -119,64 +119,27 @@ def _how_to_fix(folder: Path | None) -> str:
     )
 
 
+def _missing(folder: Path) -> str | None:
+    missing = [name for name in TRAIN_FILES + TEST_FILES if not (folder / name).is_file()]
+    return f"missing {', '.join(missing)}" if missing else None
+
+
+SOURCE = sources.Source(
+    title="CIFAR-10",
+    folder_title="CIFAR-10 folder",
+    variable=CIFAR10_DIR_VARIABLE,
+    cache_folder=FOLDER_NAME,
+    error=CIFAR10DataError,
+    how_to_fix=_how_to_fix,
+    missing=_missing,
+    downloads=lambda: (sources.Download(FOLDER_NAME, ARCHIVE_URL, ARCHIVE_SHA256, untar=True),),
+)
+
+
 def locate_cifar10(data_dir: str | Path | None = None, download: bool = True) -> Path:
     """The CIFAR-10 folder `load_cifar10` reads, found in the order it documents (downloading into
     the Keras cache if need be). Raises `CIFAR10DataError`, saying how to fix it, if none works."""
-    if data_dir is not None:
-        return _require_complete(Path(data_dir), "the data_dir argument")
-    if os.environ.get(CIFAR10_DIR_VARIABLE):
-        return _require_complete(Path(os.environ[CIFAR10_DIR_VARIABLE]), f"${CIFAR10_DIR_VARIABLE}")
-    cache = Path.home() / ".keras" / "datasets" / FOLDER_NAME
-    if cache.exists():
-        return _require_complete(cache, "the Keras cache")
-    if not download:
-        raise CIFAR10DataError(
-            f"CIFAR-10 not found: no data_dir given, ${CIFAR10_DIR_VARIABLE} is not set, and {cache} "
-            f"does not exist (downloading is switched off). {_how_to_fix(None)}"
-        )
-    return _download(cache)
-
-
-def _require_complete(folder: Path, named_by: str) -> Path:
-    if not folder.is_dir():
-        raise CIFAR10DataError(f"CIFAR-10 folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}")
-    missing = [name for name in TRAIN_FILES + TEST_FILES if not (folder / name).is_file()]
-    if missing:
-        raise CIFAR10DataError(
-            f"CIFAR-10 folder {folder} (from {named_by}) is incomplete: missing {', '.join(missing)}. "
-            + _how_to_fix(folder)
-        )
-    return folder
-
-
-def _download(cache: Path) -> Path:
-    import tensorflow as tf
-
-    try:
-        archive_dir = tf.keras.utils.get_file(FOLDER_NAME, origin=ARCHIVE_URL, untar=True, file_hash=ARCHIVE_SHA256)
-    except Exception as error:  # network errors come in many types
-        raise CIFAR10DataError(
-            f"CIFAR-10 not found locally and the download failed ({error}). {_how_to_fix(cache)}"
-        ) from error
-    return _require_complete(Path(archive_dir), "the download")
-
-
-def _verify_checksums(folder: Path) -> None:
-    sums_file = folder / "SHA256SUMS"
-    if not sums_file.is_file():
-        return
-    for line in sums_file.read_text().splitlines():
-        if not line.strip():
-            continue
-        expected, name = line.split(maxsplit=1)
-        path = folder / name.lstrip("*")
-        if not path.is_file():
-            raise CIFAR10DataError(f"{path} is listed in {sums_file} but missing. {_how_to_fix(folder)}")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != expected:
-            raise CIFAR10DataError(
-                f"{path} is corrupt: its SHA-256 is {digest}, {sums_file} expects {expected}. " + _how_to_fix(folder)
-            )
+    return sources.locate(SOURCE, data_dir, download)
 
 
 def _read_batches(folder: Path, names) -> tuple[np.ndarray, np.ndarray]:

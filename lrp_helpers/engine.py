@@ -120,12 +120,7 @@ def _linear(layer) -> Linear:
     """The affine map of a Dense, convolution or BatchNormalization layer (at inference)."""
     name = type(layer).__name__
     if name == "BatchNormalization":
-        weights = list(layer.weights)
-        gamma = weights.pop(0) if layer.scale else 1.0
-        beta = weights.pop(0) if layer.center else 0.0
-        mean, variance = weights
-        scale = gamma / tf.sqrt(variance + layer.epsilon)
-        return Linear(lambda x, w, b: x * w if b is None else x * w + b, scale, beta - mean * scale)
+        return Linear(lambda x, w, b: x * w if b is None else x * w + b, *keras_layers.batchnorm_as_affine(layer))
     bias = layer.bias if layer.use_bias else None
     if name == "Dense":
         return Linear(lambda x, w, b: tf.matmul(x, w) if b is None else tf.matmul(x, w) + b, layer.kernel, bias)

@@ -38,3 +38,25 @@ def check_model(model, supported=SUPPORTED) -> None:
         activation = layer.get_config().get("activation")
         if isinstance(activation, str) and activation not in ACTIVATIONS:
             raise ValueError(f"Layer {layer.name!r} uses activation {activation!r}; supported: relu, linear, softmax.")
+
+
+def batchnorm_weights(layer) -> tuple:
+    """gamma, beta, moving mean and moving variance of a BatchNormalization layer (symbolic; gamma = 1 and
+    beta = 0 where the layer has none)."""
+    import tensorflow as tf
+
+    weights = list(layer.weights)
+    gamma = weights.pop(0) if layer.scale else tf.ones_like(weights[0])
+    beta = weights.pop(0) if layer.center else tf.zeros_like(weights[0])
+    mean, variance = weights
+    return gamma, beta, mean, variance
+
+
+def batchnorm_as_affine(layer) -> tuple:
+    """The inference-time BatchNormalization as y = scale * x + shift (symbolic tensors): the one place the
+    TensorFlow engines read it (the reference reads it in NumPy, `convert`)."""
+    import tensorflow as tf
+
+    gamma, beta, mean, variance = batchnorm_weights(layer)
+    scale = gamma / tf.sqrt(variance + layer.epsilon)
+    return scale, beta - mean * scale

@@ -15,11 +15,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import itertools
-import os
 import re
 import tarfile
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from . import models
+from . import models, sources
 from .beyond import fit_classifier
 from .settings import SPAM_DIR_VARIABLE, current_settings, project_root
 
@@ -110,7 +108,7 @@ def load_spamassassin(
     and the number of messages per part. The test split is stratified by part (so by class too)
     and deterministic for a given `seed`.
     """
-    folder = _locate(data_dir, download)
+    folder = sources.locate(SOURCE, data_dir, download)
     names, raw, parts = [], [], []
     for index, part in enumerate(PARTS):
         messages = _read_part(folder, part)
@@ -162,58 +160,23 @@ def _how_to_fix(folder: Path | None) -> str:
     )
 
 
-def _locate(data_dir, download: bool) -> Path:
-    if data_dir is not None:
-        return _require_complete(Path(data_dir), "the data_dir argument")
-    if os.environ.get(SPAM_DIR_VARIABLE):
-        return _require_complete(Path(os.environ[SPAM_DIR_VARIABLE]), f"${SPAM_DIR_VARIABLE}")
-    cache = Path.home() / CACHE_FOLDER
-    if cache.exists():
-        return _require_complete(cache, "the download cache")
-    if not download:
-        raise SpamDataError(
-            f"SpamAssassin corpus not found: no data_dir given, ${SPAM_DIR_VARIABLE} is not set, "
-            f"and {cache} does not exist (downloading is switched off). {_how_to_fix(None)}"
-        )
-    return _download(cache)
-
-
-def _require_complete(folder: Path, named_by: str) -> Path:
-    if not folder.is_dir():
-        raise SpamDataError(f"SpamAssassin folder {folder} (from {named_by}) does not exist. {_how_to_fix(folder)}")
+def _missing(folder: Path) -> str | None:
     missing = [
         part.archive for part in PARTS if not (folder / part.folder).is_dir() and not (folder / part.archive).is_file()
     ]
-    if missing:
-        raise SpamDataError(
-            f"SpamAssassin folder {folder} (from {named_by}) is incomplete: it has neither the "
-            f"archive nor the unpacked folder of {', '.join(missing)}. {_how_to_fix(folder)}"
-        )
-    return folder
+    return f"it has neither the archive nor the unpacked folder of {', '.join(missing)}" if missing else None
 
 
-def _fetch(url: str, path: Path) -> None:
-    """Download `url` to `path` (through a temporary file, so a broken download leaves nothing)."""
-    partial = path.with_suffix(path.suffix + ".part")
-    with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as file:
-        while chunk := response.read(1 << 20):
-            file.write(chunk)
-    partial.rename(path)
-
-
-def _download(cache: Path) -> Path:
-    cache.mkdir(parents=True, exist_ok=True)
-    for part in PARTS:
-        if (cache / part.archive).is_file():
-            continue
-        try:
-            _fetch(DOWNLOAD_URL + part.archive, cache / part.archive)
-        except Exception as error:  # network errors come in many types
-            raise SpamDataError(
-                f"SpamAssassin corpus not found locally and the download of {part.archive} "
-                f"failed ({error}). {_how_to_fix(cache)}"
-            ) from error
-    return _require_complete(cache, "the download")
+SOURCE = sources.Source(
+    title="SpamAssassin corpus",
+    folder_title="SpamAssassin folder",
+    variable=SPAM_DIR_VARIABLE,
+    cache_folder=CACHE_FOLDER.name,
+    error=SpamDataError,
+    how_to_fix=_how_to_fix,
+    missing=_missing,
+    downloads=lambda: tuple(sources.Download(part.archive, DOWNLOAD_URL + part.archive) for part in PARTS),
+)
 
 
 def _read_part(folder: Path, part: Part) -> list[tuple[str, bytes]]:
@@ -242,25 +205,9 @@ def _read_part(folder: Path, part: Part) -> list[tuple[str, bytes]]:
 
 
 def _verify(folder: Path, names: list[str], raw: list[bytes]) -> str:
-    sums_file = folder / "SHA256SUMS"
-    if sums_file.is_file():
-        content = dict(zip(names, raw))
-        lines = [line.split(maxsplit=1) for line in sums_file.read_text().splitlines() if line.strip()]
-        for expected, name in lines:
-            name = name.lstrip("*")
-            if name in content:
-                data = content[name]
-            elif (folder / name).is_file():
-                data = (folder / name).read_bytes()
-            else:
-                raise SpamDataError(f"{folder / name} is listed in {sums_file} but missing. {_how_to_fix(folder)}")
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != expected:
-                raise SpamDataError(
-                    f"{folder / name} is corrupt: its SHA-256 is {digest}, {sums_file} expects "
-                    f"{expected}. {_how_to_fix(folder)}"
-                )
-        return f"SHA-256 of {len(lines)} files ({sums_file.name})"
+    checked = sources.verify_sha256sums(SOURCE, folder, dict(zip(names, raw)))
+    if checked is not None:
+        return f"SHA-256 of {checked} files (SHA256SUMS)"
     wrong = [
         name
         for name, content in zip(names, raw)

@@ -3,6 +3,7 @@ lower floors, function-local imports included. So there are no cycles, and the t
 independent: they share the rule definitions (`rules`) and the target vocabulary (`targets`), nothing else."""
 
 import ast
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -16,6 +17,7 @@ FLOORS = {
     "compat": 0,
     "evaluation": 0,
     "plotting": 0,
+    "sources": 0,
     # 1: the NumPy reference (an engine), the Keras layers we explain, data, the notebooks' set-up call
     "reference": 1,
     "scratch": 1,
@@ -40,26 +42,38 @@ FLOORS = {
 ENGINES = {"reference", "analysis", "engine", "scratch"}
 
 
+def _files(module: str) -> list[tuple[Path, int]]:
+    """The module's source files, each with its depth below the package (a subpackage's files: 1)."""
+    folder = PACKAGE / module
+    if folder.is_dir():
+        return [(path, 1) for path in sorted(folder.glob("*.py"))]
+    return [(PACKAGE / f"{module}.py", 0)]
+
+
 def imports_of(module: str) -> set[str]:
     """The package modules `module` imports anywhere in its code (`from . import x`, `from .x import y`,
-    `import lrp_helpers.x`, `from lrp_helpers import x`), at the top or inside functions."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    `import lrp_helpers.x`, `from lrp_helpers import x`), at the top or inside functions; a subpackage's
+    imports of its own modules do not count."""
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                found.add(node.module.split(".")[0])
-            elif node.level == 1 or node.module == "lrp_helpers":
-                found |= {alias.name for alias in node.names}
-            elif node.module and node.module.startswith("lrp_helpers."):
-                found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("lrp_helpers.")}
+    for path, depth in _files(module):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level and node.level != depth + 1:
+                    continue  # within the subpackage
+                if node.level and node.module:
+                    found.add(node.module.split(".")[0])
+                elif node.level or node.module == "lrp_helpers":
+                    found |= {alias.name for alias in node.names}
+                elif node.module and node.module.startswith("lrp_helpers."):
+                    found.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("lrp_helpers.")}
     return found & set(FLOORS)
 
 
 def test_every_module_has_a_floor():
-    assert {path.stem for path in PACKAGE.glob("*.py")} == set(FLOORS)
+    packages = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert {path.stem for path in PACKAGE.glob("*.py")} | packages == set(FLOORS)
 
 
 @pytest.mark.parametrize("module", sorted(FLOORS))
@@ -72,10 +86,11 @@ def test_imports_only_go_down(module):
 def test_no_engine_imports_another_and_the_reference_is_numpy_only(engine):
     assert not imports_of(engine) & (ENGINES - {engine})
     if engine == "reference":
-        tree = ast.parse((PACKAGE / "reference.py").read_text(encoding="utf-8"))
-        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf_keras")}
+        for path, _ in _files("reference"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+            imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+            assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "keras", "tf_keras")}, path
 
 
 def test_the_check_finds_function_local_and_upward_imports(tmp_path, monkeypatch):

@@ -162,7 +162,7 @@ def test_failed_download_gives_the_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv(cifar.CIFAR10_DIR_VARIABLE, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(tf.keras.utils, "get_file", no_network)
-    with pytest.raises(CIFAR10DataError, match="download failed .*no route to host.*To fix it"):
+    with pytest.raises(CIFAR10DataError, match="download of cifar-10-batches-py failed .*no route to host.*To fix it"):
         load_cifar10()
 
 

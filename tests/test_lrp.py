@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lrp_helpers import analysis, convert, data, methods, models, verify
+from lrp_helpers import analysis, convert, data, keras_layers, methods, models, verify
 from lrp_helpers import reference as ref
 from lrp_helpers.analysis import Analyzer
 
@@ -45,7 +45,7 @@ def test_corrected_surrogate_reproduces_every_batchnorm_output(model, cifar):
     for layer in model.layers:
         if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
-        surrogate = analysis._affine_layer(*analysis.batchnorm_as_affine(layer))
+        surrogate = analysis._affine_layer(*keras_layers.batchnorm_as_affine(layer))
         outputs = K.function([model.input], [layer.output, surrogate(layer.input)])
         expected, got = outputs([cifar.x_test[:16]])
         assert np.abs(got - expected).max() <= 1e-5, layer.name

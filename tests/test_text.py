@@ -218,11 +218,11 @@ def test_nothing_found_and_no_download(tmp_path, tiny_parts, monkeypatch):
 
 
 def test_failed_download_gives_the_clear_error(tmp_path, tiny_parts, monkeypatch):
-    def no_network(url, path):
+    def no_network(*args, **kwargs):
         raise OSError("no route to host")
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(text, "_fetch", no_network)
+    monkeypatch.setattr(tf.keras.utils, "get_file", no_network)
     with pytest.raises(
         SpamDataError, match="download of 20021010_easy_ham.tar.bz2 failed .*no route to host.*To fix it"
     ):
@@ -232,12 +232,15 @@ def test_failed_download_gives_the_clear_error(tmp_path, tiny_parts, monkeypatch
 def test_download_fetches_the_official_archives_into_the_cache(archives, tmp_path, monkeypatch):
     fetched = []
 
-    def from_mirror(url, path):
-        fetched.append(url)
-        shutil.copy(archives / url.rsplit("/", 1)[1], path)
+    def from_mirror(name, origin, untar, file_hash, cache_subdir):  # Keras's get_file, from a local mirror
+        fetched.append(origin)
+        target = tmp_path / "home" / ".keras" / cache_subdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(archives / origin.rsplit("/", 1)[1], target)
+        return str(target)
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(text, "_fetch", from_mirror)
+    monkeypatch.setattr(tf.keras.utils, "get_file", from_mirror)
     corpus = load_spamassassin()
     assert fetched == [text.DOWNLOAD_URL + part.archive for part in TINY_PARTS]
     assert corpus.source == tmp_path / "home" / text.CACHE_FOLDER
