@@ -56,7 +56,8 @@ def native_equivalent(method: str, value=None) -> tuple[str, dict] | None:
     """iNNvestigate's own analyzer computing the registry method `method` (with parameter `value`) by the
     same definition on a network as trained, as (name, parameters); None where it has none."""
     if method == "lrp.alpha_beta":
-        return (f"lrp.alpha_{value:g}_beta_{value - 1:g}_IB", {}) if value in (1, 2) else None
+        rule = rules.AlphaBeta.with_alpha(value)
+        return (f"lrp.alpha_{rule.alpha:g}_beta_{rule.beta:g}_IB", {}) if value in (1, 2) else None
     return {
         "lrp.0": ("lrp.z", {}),
         "lrp.epsilon": ("lrp.epsilon", {"epsilon": value}),

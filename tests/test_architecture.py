@@ -5,6 +5,7 @@ independent: they share the rule definitions (`rules`) and the target vocabulary
 import ast
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
 
@@ -98,3 +99,32 @@ def test_the_check_finds_function_local_and_upward_imports(tmp_path, monkeypatch
     (tmp_path / "rules.py").write_text("def f():\n    from . import methods\n    from .targets import resolve\n")
     monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path)
     assert imports_of("rules") == {"methods", "targets"}
+
+
+def test_the_reference_reads_every_layer_the_keras_engines_explain():
+    """One list of supported Keras layers (`keras_layers.SUPPORTED`): `convert` reads each into the reference."""
+    import tensorflow as tf
+
+    from lrp_helpers import canonize, convert, keras_layers
+    from lrp_helpers.models import mini_vgg
+
+    layers = tf.keras.layers
+    series = tf.keras.Sequential(
+        [
+            tf.keras.Input((16, 2)),
+            layers.Conv1D(4, 3, padding="same", activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling1D(2),
+            layers.GlobalMaxPooling1D(),
+            layers.Dropout(0.1),
+            layers.Dense(2),
+            layers.Activation("softmax"),
+        ]
+    )
+    images = mini_vgg()  # Conv2D, BatchNormalization, MaxPooling2D, Flatten, Dense, ...
+    read = set()
+    for model in (series, images, canonize.canonize(images)):  # the canonized one has BiasMapConv2D layers
+        model.predict(np.zeros((1, *model.input_shape[1:])), verbose=0)
+        convert.from_keras(model)
+        read |= {type(layer).__name__ for layer in model.layers}
+    assert keras_layers.SUPPORTED - {"InputLayer"} <= read
