@@ -122,8 +122,8 @@ def with_batchnorm_epsilon(rule: Rule, name: str | None = None) -> Composite:
 
 def depth_composite(layers: list[tuple[str, str]], gamma=0.25, epsilon=0.25, low=0.0, high=1.0) -> Composite:
     """Montavon et al. (2019)'s recipe by depth, for the linear layers `layers` ((name, kind), bottom up):
-    zᴮ on the pixels, γ in the lower convolutions, ε in the upper ones, LRP-0 in the dense layers, and ε
-    for every BatchNorm.
+    zᴮ on the pixels, γ in the lower convolutions, ε in the upper ones, LRP-0 in the dense layers, and
+    ε = BATCHNORM_EPSILON for every BatchNorm.
 
     The first half of the convolutions is "lower", the rest "upper". BatchNorm after ReLU gets ε wherever it
     sits: its outputs can be close to zero while still carrying relevance, and γ or LRP-0 would divide by
@@ -136,7 +136,7 @@ def depth_composite(layers: list[tuple[str, str]], gamma=0.25, epsilon=0.25, low
         if position == 0:
             chosen[name] = ZBox(low, high)
         elif kind == BATCHNORM:
-            chosen[name] = Epsilon(epsilon)
+            chosen[name] = Epsilon(BATCHNORM_EPSILON)
         elif name in lower:
             chosen[name] = Gamma(gamma)
         elif kind == CONV:

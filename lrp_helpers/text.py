@@ -487,15 +487,18 @@ def token_relevance(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.
 
 def occlusion(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.ndarray:
     """Per token: how much the target logit drops when that one token is removed (its embedding set
-    to zero, like padding). A model-agnostic baseline for token relevance; 0 at padding."""
+    to zero, like padding). A model-agnostic baseline for token relevance; 0 at padding.
+
+    The message itself runs in the same batch as its copies: float32 kernels may sum differently for another
+    batch size, and a token that changes nothing must then show a drop of exactly 0, not rounding noise."""
     embedded = embed(model, ids)
     drops = np.zeros(ids.shape)
     for row in range(len(ids)):
         positions = np.flatnonzero(ids[row])
-        copies = np.repeat(embedded[row][None], len(positions), axis=0)
-        copies[np.arange(len(positions)), positions] = 0
-        full = analyzer.logits(embedded[row][None])[0, target]
-        drops[row, positions] = full - analyzer.logits(copies)[:, target]
+        batch = np.repeat(embedded[row][None], len(positions) + 1, axis=0)
+        batch[1 + np.arange(len(positions)), positions] = 0  # batch[0] is the message as it is
+        logits = analyzer.logits(batch)[:, target]
+        drops[row, positions] = logits[0] - logits[1:]
     return drops
 
 
