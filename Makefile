@@ -107,10 +107,13 @@ slides: $(STAMP)
 
 # Re-resolve the stack's dependencies from pyproject.toml (newest allowed versions, plus LOCK_PINS) on every
 # Python the stack accepts and write them to its lock file (tools/lock.py). Then run `make test STACK=...`.
+# Resolve with the oldest patch release of each Python you can: some releases need a later one (soupsieve 4.1.4
+# refuses Debian 12's Python 3.11.2), so by default Python 3.11 is Debian's /usr/bin/python3.11 where it exists.
+LOCK_PYTHONS ?= $(foreach version,$(PYTHON_VERSIONS),$(version)=$(firstword $(wildcard /usr/bin/python$(version)) \
+	$(call find_python,$(version))))
 lock:
 	@[ "$(STACK)" != floors ] || { echo "constraints/floors.txt is generated from pyproject.toml; nothing to lock"; exit 1; }
-	$(PYTHON) tools/lock.py --stack $(STACK) --pin $(LOCK_PINS) --no-deps $(STALE_METADATA) \
-		--python $(foreach version,$(PYTHON_VERSIONS),$(version)=$(call find_python,$(version)))
+	$(PYTHON) tools/lock.py --stack $(STACK) --pin $(LOCK_PINS) --no-deps $(STALE_METADATA) --python $(LOCK_PYTHONS)
 
 # Every notebook, quick mode, through its Colab first cell, in a venv with Colab's versions (CI runs it).
 # `make colab-env` only prepares that venv (CI does it beside the other venvs).

@@ -166,6 +166,13 @@ def check_images(images, input_shape, input_range=INPUT_RANGE) -> np.ndarray:
         raise TypeError(
             f"images must be floating point in [0, 1], got {images.dtype}; convert with images.astype('float32') / 255"
         )
+    finite = np.isfinite(images)
+    if not finite.all():
+        rows = np.flatnonzero(~finite.reshape(len(images), -1).all(axis=1)).tolist() if images.ndim > 1 else []
+        raise ValueError(
+            f"images {rows[:5]}{' and more' if len(rows) > 5 else ''} hold NaN or infinite values "
+            f"({(~finite).sum()} in all), whose relevance would be NaN; check how they were loaded and scaled"
+        )
     if images.ndim == len(input_shape):
         raise ValueError(f"got one image of shape {images.shape}; pass a batch, e.g. images[None]")
     if images.shape[1:] != tuple(input_shape):

@@ -311,10 +311,17 @@ def save_model(model: tf.keras.Model, path: str | Path, **metadata) -> Path:
 
 
 def load_model(path: str | Path) -> tf.keras.Model:
+    """A Keras model saved as .h5 (`save_model`); clear errors for a missing or unreadable file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No trained model at {path}. Run notebook 02 to train one.")
-    return tf.keras.models.load_model(path, compile=False)
+    try:
+        return tf.keras.models.load_model(path, compile=False)
+    except OSError as error:  # h5py: "file signature not found", a truncated file, ...
+        raise OSError(
+            f"{path} is not a readable Keras .h5 model ({error}): it is damaged or not an HDF5 file. Save the "
+            f"model again (models.save_model), or restore a committed one: git checkout -- {path}"
+        ) from error
 
 
 def load_metadata(path: str | Path) -> dict:
@@ -346,6 +353,12 @@ def load_trained_model(settings=None, name: str = CLEAN) -> tuple[tf.keras.Model
     are in quick mode is the quick-mode model the notebook wrote to models/quick/ used instead.
     `settings` (a `Settings`) default: what setup_notebook() decided.
     """
+    if isinstance(settings, (str, Path)):
+        raise TypeError(
+            f"load_trained_model() loads the collection's trained models by name (name={CLEAN!r} or "
+            f"{POISONED!r}); its first argument is the notebook's settings, not a file. To load a model file "
+            f"of your own: models.load_model({str(settings)!r})"
+        )
     path = model_path(quick=False, name=name)
     if not path.exists() and (settings or current_settings()).quick:
         path = model_path(quick=True, name=name)

@@ -294,6 +294,10 @@ def test_clear_errors_for_bad_input(committed, cifar):
         Analyzer(committed, "lrp.epsilon")  # iNNvestigate's name, where the collection's vocabulary is a spec
     with pytest.raises(TypeError, match="NumPy array"):
         analyzer.analyze(images.tolist())
+    broken = images.copy()
+    broken[1, 3, 4, 0] = np.nan
+    with pytest.raises(ValueError, match=r"images \[1\] hold NaN or infinite values \(1 in all\)"):
+        analyzer.analyze(broken)
 
 
 def test_unsupported_layers_are_refused():

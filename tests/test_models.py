@@ -90,6 +90,20 @@ def test_loading_a_missing_model_says_what_to_do(tmp_path):
         load_model(tmp_path / "none.h5")
 
 
+def test_a_damaged_model_file_says_what_is_wrong_and_how_to_fix_it(tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # e.g. a Git LFS pointer, or a cut download
+    with pytest.raises(OSError, match=r"damaged.h5 is not a readable Keras .h5 model .*git checkout -- "):
+        load_model(damaged)
+
+
+def test_a_path_given_to_load_trained_model_is_refused_with_the_call_that_loads_it():
+    from lrp_helpers import models
+
+    with pytest.raises(TypeError, match=r"not a file\. To load a model file of your own: models.load_model\('my.h5'\)"):
+        models.load_trained_model("my.h5")
+
+
 def test_one_cycle_schedule_shape():
     from lrp_helpers.models import one_cycle
 
