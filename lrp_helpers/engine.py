@@ -184,6 +184,8 @@ class Engine:
                 if activation == "softmax" and position != len(layers) - 1:
                     raise ValueError(f"{layer.name}: softmax is supported on the last layer only")
                 activations.append(tf.nn.relu(pre_activation) if activation == "relu" else pre_activation)
+            elif layer.get_config().get("activation") == "softmax":
+                raise ValueError(f"{layer.name}: softmax is supported on the last layer only")
             else:
                 activations.append(layer(a))
             outputs.append(layer.name)

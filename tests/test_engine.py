@@ -81,6 +81,11 @@ def test_the_engine_refuses_what_it_does_not_implement(committed):
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(2)(tf.keras.layers.GlobalAveragePooling2D()(inputs)))
     with pytest.raises(ValueError, match="GlobalAveragePooling2D"):
         engine.Engine(model, rules.Epsilon())
+    middle = tf.keras.Sequential(
+        [tf.keras.Input((4,)), tf.keras.layers.Activation("softmax"), tf.keras.layers.Dense(2)]
+    )  # a softmax inside the network has no LRP rule here
+    with pytest.raises(ValueError, match="softmax is supported on the last layer only"):
+        engine.Engine(middle, rules.Epsilon())
 
 
 def test_a_wrong_rule_in_the_engine_is_caught(committed, inputs, monkeypatch):

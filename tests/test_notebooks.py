@@ -48,6 +48,23 @@ def test_listed_in_the_contents(path):
     assert f"(notebooks/{path.name})" in (ROOT / "README.md").read_text()
 
 
+FILE_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + SOLUTIONS + [ROOT / "README.md", *sorted(ROOT.glob("docs/*.md"))], ids=lambda p: p.name
+)
+def test_links_to_files_resolve(path):
+    """Every relative link in the prose points to a file that exists (a moved module breaks it)."""
+    if path.suffix == ".ipynb":
+        text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text()
+    for link in FILE_LINK.findall(text):
+        if not link.startswith(("http:", "https:", "mailto:")):
+            assert (path.parent / link).resolve().exists(), f"{path.name} links to missing {link}"
+
+
 @pytest.mark.parametrize(
     "path", NOTEBOOKS + [ROOT / "README.md", *sorted(ROOT.glob("docs/*.md"))], ids=lambda p: p.name
 )
