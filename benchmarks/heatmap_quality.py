@@ -1,4 +1,4 @@
-"""Do the seed recipe's and the fast recipe's models get equally faithful LRP heatmaps?
+"""Do the original recipe's and the fast recipe's models get equally faithful LRP heatmaps?
 
     LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/heatmap_quality.py \
         --models seed=models/seed_benchmark.h5 fast=models/fast_benchmark.h5

@@ -30,7 +30,7 @@ def main():
     parser.add_argument(
         "--recipes",
         nargs="+",
-        default=["seed", "fast"],
+        default=["original", "fast"],
         help="seed, fast, fast_first (the fast recipe as first found), the trial variants fast_lr3, fast_lr6, "
         "fast_lr20, fast_b64_ls, fast_sgd, or a variant of a recipe: fast:weight_decay=0.05,crop=2",
     )
@@ -60,7 +60,7 @@ def main():
     from lrp_helpers import data, models
 
     recipes = {
-        "seed": models.SEED_RECIPE,
+        "original": models.ORIGINAL_RECIPE,
         "fast": models.FAST_RECIPE,
         "fast_first": dataclasses.replace(  # the fast recipe as first found, the base of most trials
             models.FAST_RECIPE,

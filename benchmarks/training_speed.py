@@ -7,7 +7,7 @@ trains one untimed warm-up pass and then `--steps` timed batches, and reports th
 scaled to one epoch of 50,000 images. The batch size and optimizer are the fast recipe's
 throughout. Variants:
 
-  arrays        the seed recipe's input: numpy arrays, no augmentation
+  arrays        the original recipe's input: numpy arrays, no augmentation
   sequence      the fast recipe's input: a keras Sequence that flips images at random in numpy
   tf_data       the same flips as a tf.data map, parallel calls and prefetch
   threads_2_1   `sequence` with 2 intra-op threads and 1 inter-op thread (default: 2 and 2)

@@ -9,6 +9,7 @@ Where things live:
     reference   -- an independent NumPy LRP: rules, composites, conservation
     verify      -- comparing iNNvestigate with the reference
     plotting    -- heatmaps, training curves, confusion matrices
+    report      -- the compact tables of numbers that stand next to a lesson
     evaluation  -- region perturbation (AOPC) and model randomisation
     clever_hans -- a planted shortcut and SpRAy
     explorer    -- the interactive explorer

@@ -1,6 +1,6 @@
 """Canonization: rewrite a network into an equivalent one on which the LRP rules' assumptions hold.
 
-The seed's miniVGG puts BatchNorm *after* each ReLU (Conv -> ReLU -> BN). The layer after a
+The original miniVGG puts BatchNorm *after* each ReLU (Conv -> ReLU -> BN). The layer after a
 BatchNorm then receives inputs of either sign, while z⁺, αβ and γ are derived for non-negative
 inputs, and iNNvestigate applies those rules to the element-wise BatchNorm itself. At inference
 a BatchNorm is an affine map per channel, ``y = scale * x + shift`` (see `batchnorm_affine`), so it

@@ -1,4 +1,4 @@
-"""The seed's miniVGG network, its training recipe, and saving/loading trained models."""
+"""The original miniVGG network, its training recipe, and saving/loading trained models."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ MINI_VGG_PARAMETERS = 2_171_178
 
 
 def mini_vgg(input_shape=(32, 32, 3), num_classes=10, block_dropout=0.25, head_dropout=0.5) -> tf.keras.Sequential:
-    """The seed's miniVGG: two VGG blocks and a dense head, BatchNorm *after* each ReLU.
+    """The original miniVGG: two VGG blocks and a dense head, BatchNorm *after* each ReLU.
 
     Conv 32-32 / 64-64 (3x3, same padding), each Conv -> ReLU -> BatchNorm; 2x2 max-pool and
-    dropout (the seed's rate: 0.25) after each block; Dense 512 -> ReLU -> BatchNorm -> dropout (0.5);
+    dropout (the original recipe's rate: 0.25) after each block; Dense 512 -> ReLU -> BatchNorm -> dropout (0.5);
     Dense -> softmax. The dropout rates only act while training: a recipe may choose them (`Recipe`).
     """
     layers = tf.keras.layers
@@ -47,7 +47,8 @@ def mini_vgg(input_shape=(32, 32, 3), num_classes=10, block_dropout=0.25, head_d
 
 @dataclass(frozen=True)
 class Recipe:
-    """How a model is trained. `SEED_RECIPE` is the seed's recipe, reproduced faithfully.
+    """How a model is trained. `ORIGINAL_RECIPE` is the original recipe:
+    that of the project this collection grew from, reproduced faithfully.
 
     learning_rate: Adam's learning rate (the peak rate with the one-cycle schedule)
     augment:       random horizontal flips and random 32x32 crops of the image zero-padded by
@@ -59,10 +60,10 @@ class Recipe:
     weight_decay:  decoupled weight decay of the Conv2D/Dense kernels: each step shrinks them by
                    learning rate x weight_decay (AdamW-style; 0 = none)
     block_dropout, head_dropout: the dropout rates after each VGG block and before the logits
-                   (the seed's 0.25 and 0.5); dropout is off when the network predicts or is explained
+                   (the original 0.25 and 0.5); dropout is off when the network predicts or is explained
     """
 
-    name: str = "seed"
+    name: str = "original"
     learning_rate: float = 1e-3
     batch_size: int = 64
     epochs: int = 40
@@ -77,9 +78,9 @@ class Recipe:
     head_dropout: float = 0.5
 
 
-SEED_RECIPE = Recipe()
+ORIGINAL_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py (docs/measurements.md): the recipe as first found
-# (label smoothing 0.1, a 25% warm-up, the seed's dropout) averaged 85.07% over four runs, short of issue
+# (label smoothing 0.1, a 25% warm-up, the original dropout) averaged 85.07% over four runs, short of issue
 # 14's 85.5%; with label smoothing 0.2, a 15% warm-up and lighter dropout, seeds 42-44 reached lowest 85.73%,
 # mean 86.15% (benchmarks/results/fast_recipe_seeds.json).
 FAST_RECIPE = Recipe(
@@ -98,10 +99,10 @@ FAST_RECIPE = Recipe(
 )
 
 
-RECIPES = {"seed": SEED_RECIPE, "fast": FAST_RECIPE}  # settings.RECIPE_NAMES names them
+RECIPES = {"original": ORIGINAL_RECIPE, "fast": FAST_RECIPE}  # settings.RECIPE_NAMES names them
 
 
-def fresh_mini_vgg(seed: int, recipe: Recipe = SEED_RECIPE, build=mini_vgg) -> tf.keras.Model:
+def fresh_mini_vgg(seed: int, recipe: Recipe = ORIGINAL_RECIPE, build=mini_vgg) -> tf.keras.Model:
     """`build(...)` (an untrained miniVGG, with the recipe's dropout rates) in a new TensorFlow graph,
     its initial weights drawn after seeding with `seed`: notebook 02, its solutions and the training
     benchmarks all start here, so the same seed gives the same network on the same machine. A new
@@ -208,7 +209,7 @@ def optimizer(kind: str = "adam", learning_rate: float = 1e-3, weight_decay: flo
     return optimizer_class(learning_rate, momentum=0.9, nesterov=True)
 
 
-def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.keras.Model:
+def compile_model(model: tf.keras.Model, recipe: Recipe = ORIGINAL_RECIPE) -> tf.keras.Model:
     model.compile(
         optimizer=optimizer(recipe.optimizer, recipe.learning_rate, recipe.weight_decay),
         loss=tf.keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
@@ -220,7 +221,7 @@ def compile_model(model: tf.keras.Model, recipe: Recipe = SEED_RECIPE) -> tf.ker
 def train(
     model: tf.keras.Model,
     data: CIFAR10,
-    recipe: Recipe = SEED_RECIPE,
+    recipe: Recipe = ORIGINAL_RECIPE,
     epochs: int | None = None,
     progress: bool = True,
     callbacks: tuple = (),

@@ -146,6 +146,21 @@ def depth_composite(layers: list[tuple[str, str]], gamma=0.25, epsilon=0.25, low
     return Composite(Epsilon(0.0), chosen, name=f"zB | γ={gamma} | ε={epsilon} | 0")
 
 
+def conv_alpha_beta_composite(layers: list[tuple[str, str]], alpha=1.0, epsilon=0.1) -> Composite:
+    """Kohlbrenner et al. (2020)'s recipe, iNNvestigate's `lrp.sequential_preset_a` (α = 1) and `_b`
+    (α = 2), for the linear layers `layers` ((name, kind), bottom up): αβ with β = α − 1 in every
+    convolution, ε in the dense layers, and ε = BATCHNORM_EPSILON for every BatchNorm."""
+    chosen: dict[str, Rule] = {}
+    for name, kind in layers:
+        if kind == BATCHNORM:
+            chosen[name] = Epsilon(BATCHNORM_EPSILON)
+        elif kind == CONV:
+            chosen[name] = AlphaBeta.with_alpha(alpha)
+        else:
+            chosen[name] = Epsilon(epsilon)
+    return Composite(Epsilon(epsilon), chosen, name=f"α{alpha:g}β{alpha - 1:g} conv | ε={epsilon} dense")
+
+
 SPECS = (Epsilon, Gamma, AlphaBeta, ZBox, WSquare, Flat)
 
 

@@ -25,7 +25,7 @@ RECIPE_VARIABLE = "LRP_RECIPE"
 CIFAR10_DIR_VARIABLE = "LRP_CIFAR10_DIR"
 SPAM_DIR_VARIABLE = "LRP_SPAM_DIR"
 # The training recipes notebook 02 can use (lrp_helpers.models.RECIPES defines them).
-RECIPE_NAMES = ("seed", "fast")
+RECIPE_NAMES = ("original", "fast")
 _YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -34,7 +34,7 @@ class Settings:
     """What `setup_notebook()` decided. `quick` runs shrink epochs and image counts for tests;
     `lecture` runs ($LRP_LECTURE=1) load every committed model and use fewer images where a notebook
     names a lecture size, so each runs in front of a class in about a minute; `recipe` is the
-    training recipe notebook 02 uses ("fast" unless $LRP_RECIPE says "seed"); `retrain` is
+    training recipe notebook 02 uses ("fast" unless $LRP_RECIPE says "original"); `retrain` is
     $LRP_RETRAIN (None when unset, see `train`)."""
 
     quick: bool
@@ -84,6 +84,7 @@ def recipe_choice() -> str:
         raise ValueError(
             f"{RECIPE_VARIABLE}={name!r} is not a recipe; use one of {', '.join(RECIPE_NAMES)} "
             f"(or unset it for the fast recipe)"
+            + ("; the recipe once called 'seed' is 'original' now" if name == "seed" else "")
         )
     return name
 

@@ -19,6 +19,7 @@ FLOORS = {
     "evaluation": 0,
     "plotting": 0,
     "sources": 0,
+    "report": 0,
     # 1: the NumPy reference (an engine), the Keras layers we explain, data, the notebooks' set-up call
     "reference": 1,
     "scratch": 1,

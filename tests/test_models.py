@@ -1,4 +1,4 @@
-"""The seed's miniVGG: architecture, parameter count, training, save/load."""
+"""The original miniVGG: architecture, parameter count, training, save/load."""
 
 import json
 
@@ -9,7 +9,7 @@ import tensorflow as tf
 from lrp_helpers.data import CIFAR10
 from lrp_helpers.models import (
     MINI_VGG_PARAMETERS,
-    SEED_RECIPE,
+    ORIGINAL_RECIPE,
     load_metadata,
     load_model,
     mini_vgg,
@@ -50,8 +50,8 @@ def test_output_is_a_probability_distribution(model):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_seed_recipe():
-    assert (SEED_RECIPE.learning_rate, SEED_RECIPE.batch_size, SEED_RECIPE.epochs) == (1e-3, 64, 40)
+def test_original_recipe():
+    assert (ORIGINAL_RECIPE.learning_rate, ORIGINAL_RECIPE.batch_size, ORIGINAL_RECIPE.epochs) == (1e-3, 64, 40)
 
 
 def _separable_data(n=256, seed=0):
@@ -75,7 +75,7 @@ def test_training_learns_and_moves_batchnorm_statistics():
 
 
 def test_save_and_load_round_trip(tmp_path, model):
-    path = save_model(model, tmp_path / "m.h5", epochs=3, recipe=SEED_RECIPE, test_accuracy=np.float32(0.5))
+    path = save_model(model, tmp_path / "m.h5", epochs=3, recipe=ORIGINAL_RECIPE, test_accuracy=np.float32(0.5))
     assert path.stat().st_size < 12e6
     restored = load_model(path)
     images = np.random.default_rng(1).random((3, 32, 32, 3), dtype=np.float32)
@@ -137,7 +137,7 @@ def test_recipe_optimizer_and_label_smoothing():
     assert model.optimizer.get_config()["momentum"] == pytest.approx(0.9)
     assert model.optimizer.get_config()["nesterov"] is True
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
-    assert type(compile_model(mini_vgg(), SEED_RECIPE).optimizer).__name__ == "Adam"
+    assert type(compile_model(mini_vgg(), ORIGINAL_RECIPE).optimizer).__name__ == "Adam"
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         compile_model(mini_vgg(), Recipe(optimizer="rmsprop"))
 
@@ -171,9 +171,9 @@ def test_recipe_with_weight_decay_and_flips_only_trains():
 
 
 def test_learning_rates_per_step():
-    from lrp_helpers.models import FAST_RECIPE, SEED_RECIPE, learning_rates
+    from lrp_helpers.models import FAST_RECIPE, ORIGINAL_RECIPE, learning_rates
 
-    seed = learning_rates(SEED_RECIPE, 1000, epochs=2)
+    seed = learning_rates(ORIGINAL_RECIPE, 1000, epochs=2)
     assert seed.shape == (32,) and np.all(seed == 1e-3)  # ceil(1000 / 64) = 16 steps per epoch
     fast = learning_rates(FAST_RECIPE, 1000)
     assert fast.shape == (int(np.ceil(1000 / FAST_RECIPE.batch_size)) * FAST_RECIPE.epochs,)
@@ -212,7 +212,7 @@ def test_fresh_mini_vgg_draws_the_same_weights_from_the_same_seed():
 
 def test_the_fast_recipe_changes_only_the_dropout_rates_of_the_network():
     """The fast recipe thins the network less while training; the network that predicts and that LRP
-    explains has the seed's layers and parameters."""
+    explains has the original layers and parameters."""
     from lrp_helpers.models import FAST_RECIPE
 
     def layers_without_rates(network):
@@ -221,7 +221,7 @@ def test_the_fast_recipe_changes_only_the_dropout_rates_of_the_network():
 
     seed, fast = (
         mini_vgg(block_dropout=recipe.block_dropout, head_dropout=recipe.head_dropout)
-        for recipe in (SEED_RECIPE, FAST_RECIPE)
+        for recipe in (ORIGINAL_RECIPE, FAST_RECIPE)
     )
     assert layers_without_rates(seed) == layers_without_rates(fast)
     assert fast.count_params() == seed.count_params() == MINI_VGG_PARAMETERS

@@ -62,7 +62,7 @@ def test_quick_mode_is_decided_once_by_setup_notebook(monkeypatch):
     assert session.images_dir() == session.project_root() / "images" / "quick"
 
 
-@pytest.mark.parametrize("value, expected", [(None, "fast"), ("", "fast"), ("seed", "seed"), (" Fast ", "fast")])
+@pytest.mark.parametrize("value, expected", [(None, "fast"), ("", "fast"), ("original", "original"), (" Fast ", "fast")])
 def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv(run_settings.RECIPE_VARIABLE, raising=False)
@@ -75,7 +75,7 @@ def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
 
 def test_unknown_recipe_is_a_clear_error(monkeypatch):
     monkeypatch.setenv(run_settings.RECIPE_VARIABLE, "fastest")
-    with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of seed, fast"):
+    with pytest.raises(ValueError, match="LRP_RECIPE='fastest' is not a recipe; use one of original, fast"):
         run_settings.recipe_choice()
 
 
@@ -114,3 +114,9 @@ def test_lecture_mode_picks_lecture_sizes_loads_models_and_yields_to_quick_mode(
     monkeypatch.setenv("LRP_QUICK", "0")
     monkeypatch.setenv(session.LECTURE_VARIABLE, "0")
     assert session.setup_notebook().pick(full=256, quick=20, lecture=32) == 256
+
+
+def test_the_recipe_once_called_seed_says_its_new_name(monkeypatch):
+    monkeypatch.setenv(run_settings.RECIPE_VARIABLE, "seed")
+    with pytest.raises(ValueError, match="'seed' is 'original' now"):
+        run_settings.recipe_choice()
