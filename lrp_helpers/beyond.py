@@ -161,3 +161,26 @@ def relevance_in_window(relevance: np.ndarray, start: np.ndarray, length: int = 
     position = np.arange(relevance.shape[1])
     inside = (position >= np.asarray(start)[:, None]) & (position < np.asarray(start)[:, None] + length)
     return relevance_mass(relevance, inside)
+
+
+def train_tabular_mlp(data: Tabular, epochs: int, seed: int = 0, columns=None):
+    """`tabular_mlp` trained on `data`'s feature `columns` (default: all) from random seed `seed`, so
+    that the same call gives the same network in every notebook. Returns the model and its test accuracy."""
+    columns = np.arange(data.x_train.shape[1]) if columns is None else np.asarray(columns)
+    tf.keras.utils.set_random_seed(seed)
+    model = tabular_mlp(len(columns))
+    fit_classifier(model, data.x_train[:, columns], data.y_train, epochs=epochs)
+    predicted = model.predict(data.x_test[:, columns], verbose=0).argmax(axis=1)
+    return model, float((predicted == data.y_test).mean())
+
+
+def positive_contributions_from_negative_inputs(x: np.ndarray, kernel: np.ndarray) -> float:
+    """For a first Conv1D layer with weights `kernel` (width, 1, filters; padding "same") on series `x`
+    (N, length, 1): the share of all positive contributions (x_j w_jk)⁺, the evidence z⁺ passes on, that
+    come from negative inputs (x_j < 0 with w_jk < 0). 0 for non-negative inputs, as z⁺ assumes."""
+    width = kernel.shape[0]
+    padded = np.pad(x[..., 0], ((0, 0), ((width - 1) // 2, width // 2)))
+    patches = np.lib.stride_tricks.sliding_window_view(padded, width, axis=1)  # (N, length, width)
+    contributions = patches[..., None] * kernel[None, None, :, 0, :]  # (N, length, width, filters)
+    positive = np.clip(contributions, 0, None)
+    return float(positive[np.broadcast_to(patches[..., None] < 0, positive.shape)].sum() / positive.sum())

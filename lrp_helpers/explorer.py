@@ -1,8 +1,9 @@
 """The interactive explorer of notebook 07: plain functions and a small ipywidgets app on top.
 
     explorer = Explorer(model, cifar)
-    result = explorer.explain(index=12, method="LRP-ε", value=0.1, target="predicted", network="canonized")
-    render(result)                     # one matplotlib figure: image, heatmap, top-5 classes
+    result = explorer.explain(index=12, method="lrp.conv_alpha_beta", target="predicted", network="canonized")
+    render(result, overlay=True)       # one matplotlib figure: image, heatmap, top-5 classes
+    explorer.offer("lrp.epsilon", (0.1, 1.0, 3.0))  # this explorer's parameter values (the registry keeps its own)
     app(explorer)                      # the widgets (needs a live kernel to react)
 
 Analyzers are built once per (network, method, parameter) and cached, so after the first build an
@@ -21,6 +22,7 @@ explorer keeps the model's graph and session and does all its TensorFlow work in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
@@ -28,15 +30,28 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import analysis, canonize, convert, keras_layers, methods, plotting
+from . import analysis, canonize, convert, keras_layers, methods, models, plotting
 from . import reference as ref
 from .targets import resolve as resolve_targets
 
 # The methods offered, from the registry (`lrp_helpers.methods`). γ and the composite are computed by
 # the NumPy reference (their registry engine): iNNvestigate matches them only on the canonized network.
-METHODS = ("lrp.epsilon", "lrp.alpha_beta", "lrp.z_plus", "lrp.gamma", "lrp.composite", "gradient", "input_t_gradient")
+METHODS = (
+    "lrp.conv_alpha_beta",
+    "lrp.epsilon",
+    "lrp.alpha_beta",
+    "lrp.z_plus",
+    "lrp.gamma",
+    "lrp.composite",
+    "gradient",
+    "input_t_gradient",
+)
+# The app opens on αβ in the convolutions and ε in the dense layers (Kohlbrenner et al. 2020): on a 32×32
+# image its map shows the object's outline, where LRP-ε's is speckle.
+DEFAULT_METHOD = "lrp.conv_alpha_beta"
 NETWORKS = ("canonized", "as trained")
 TARGETS = ("predicted", "true")
+SCALES = ("each map its own", "as the canonized map")  # the heatmap's colour limits
 
 
 @dataclass
@@ -52,6 +67,13 @@ class Result:
     top5: list  # (class index, probability), most probable first
     class_names: tuple
     seconds: float
+    probabilities: np.ndarray  # of every class
+    logit: float  # the explained class's logit: what an LRP map's relevance adds up to if it is conserved
+
+    @property
+    def target_rank(self) -> int:
+        """1 for the most probable class."""
+        return int((self.probabilities > self.probabilities[self.target]).sum()) + 1
 
 
 class Explorer:
@@ -70,9 +92,26 @@ class Explorer:
             canonized = canonize.canonize(model)
             self.models = {"canonized": canonized, "as trained": model}
             self.networks = {name: convert.from_keras(keras_model) for name, keras_model in self.models.items()}
-            self.probabilities = model.predict(data.x_test, batch_size=500, verbose=0)
+            self.logits = models.logits(model, data.x_test)
+        self.probabilities = _softmax(self.logits)
+        self.methods = {name: methods.get(name) for name in METHODS}
         self._analyzers: dict = {}
         self.builds = 0
+
+    def offer(self, method: str, values) -> None:
+        """Offer other parameter `values` for `method` in this explorer (and its app), e.g.
+        `offer("lrp.epsilon", (0.1, 1.0, 3.0, 10.0))`; the registry, `lrp_helpers.methods`, keeps its own."""
+        chosen = self._method(method)
+        if chosen.parameter is None:
+            raise ValueError(f"{chosen.title} takes no parameter")
+        values = tuple(sorted(float(v) for v in values))
+        default = chosen.default if chosen.default in values else values[0]
+        self.methods[method] = dataclasses.replace(chosen, values=values, default=default)
+
+    def _method(self, method: str) -> methods.Method:
+        if method not in self.methods:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(self.methods)}")
+        return self.methods[method]
 
     @contextlib.contextmanager
     def model_graph(self):
@@ -114,14 +153,12 @@ class Explorer:
         return self._analyzers[key]
 
     def explain(
-        self, index: int, method: str = "lrp.epsilon", value=None, target="predicted", network: str = "canonized"
+        self, index: int, method: str = DEFAULT_METHOD, value=None, target="predicted", network: str = "canonized"
     ) -> Result:
         """Explain test image `index` with a method of `METHODS` (a registry name) and its parameter value."""
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        chosen = self._method(method)
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
-        chosen = methods.get(method)
         value = chosen.value(value)
         image = self.data.x_test[index : index + 1]
         target_class = self.target_class(index, target)
@@ -148,31 +185,59 @@ class Explorer:
             [(int(c), float(probabilities[c])) for c in top],
             self.data.class_names,
             seconds,
+            probabilities,
+            float(self.logits[index, target_class]),
         )
 
 
-def render(result: Result, fig=None):
-    """Image, heatmap and the top-5 probabilities side by side."""
-    fig = fig or plt.figure(figsize=(10, 3.2))
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def render(result: Result, overlay: bool = False, limit: float | None = None, fig=None):
+    """The image, the heatmap (on the image if `overlay`) and the most probable classes, side by side.
+
+    The heatmap's colours run from −limit (blue) to +limit (red), in the relevance's own units (those of
+    the logit); `limit` defaults to the map's largest |relevance|. Give two maps the same `limit` to compare
+    them. The bar chart shows the top 5 classes and, if it is not among them, the explained class.
+    """
+    fig = fig or plt.figure(figsize=(11, 4.2))
     fig.clear()
-    image_ax, map_ax, bar_ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    image_ax, map_ax, bar_ax = fig.subplots(1, 3, gridspec_kw={"width_ratios": [0.8, 1.6, 1.1]})
     names = result.class_names
     image_ax.imshow(result.image)
-    image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=9)
+    image_ax.set_title(f"test image {result.index}\ntrue: {names[result.true_label]}", fontsize=10)
     image_ax.axis("off")
-    shown = plotting.show_heatmap(
-        map_ax, plotting.relevance_map(result.relevance), f"{method_label(result)}\nexplaining: {names[result.target]}"
-    )
-    fig.colorbar(shown, ax=map_ax, fraction=0.046)
-    classes = [names[c] for c, _ in result.top5][::-1]
-    probabilities = [p for _, p in result.top5][::-1]
-    colours = ["tab:red" if c == names[result.target] else "tab:grey" for c in classes]
-    bar_ax.barh(classes, probabilities, color=colours)
-    for row, probability in enumerate(probabilities):
-        bar_ax.text(min(probability, 0.82) + 0.02, row, f"{probability:.1%}", va="center", fontsize=8)
-    bar_ax.set(xlim=(0, 1), xlabel="probability", title="top-5 classes (red: explained)")
+    relevance = plotting.relevance_map(result.relevance)
+    limit = limit or float(np.abs(relevance).max()) or 1.0
+    title = f"{method_label(result)}\nexplaining: {names[result.target]}"
+    if methods.get(result.method).is_lrp:
+        title += f"; ΣR = {relevance.sum():.2f}, logit {result.logit:.2f}"
+    shown = plotting.show_relevance(map_ax, relevance, limit, image=result.image if overlay else None)
+    map_ax.set_title(title, fontsize=10)
+    fig.colorbar(shown, ax=map_ax, fraction=0.046, pad=0.03, label="relevance per pixel")
+    _class_bars(bar_ax, result)
     fig.tight_layout()
     return fig
+
+
+def _class_bars(ax, result: Result) -> None:
+    """The top-5 classes, and the explained class below them if it is not among them (with its rank)."""
+    names = result.class_names
+    shown = [c for c, _ in result.top5]
+    labels = [names[c] for c in shown]
+    if result.target not in shown:
+        shown.append(result.target)
+        labels.append(f"{names[result.target]} (#{result.target_rank})")
+    probabilities = [float(result.probabilities[c]) for c in shown]
+    colours = ["tab:red" if c == result.target else "tab:grey" for c in shown]
+    rows = np.arange(len(shown))[::-1]
+    ax.barh(rows, probabilities, color=colours)
+    ax.set_yticks(rows, labels)
+    for row, probability in zip(rows, probabilities):
+        ax.text(min(probability, 0.78) + 0.02, row, f"{probability:.1%}", va="center", fontsize=9)
+    ax.set(xlim=(0, 1), xlabel="probability", title="top-5 classes (red: explained)")
 
 
 def method_label(result: Result) -> str:
@@ -204,14 +269,16 @@ def app(explorer: Explorer, seed: int = 0):
     )
     random_button = widgets.Button(description="random image")
     method = widgets.Dropdown(
-        options=[(methods.get(name).title, name) for name in METHODS], value="lrp.epsilon", description="method"
+        options=[(spec.title, name) for name, spec in explorer.methods.items()],
+        value=DEFAULT_METHOD,
+        description="method",
     )
-    epsilon = methods.get("lrp.epsilon")
-    value = widgets.SelectionSlider(
-        options=epsilon.values, value=epsilon.default, description="ε", continuous_update=False
-    )
+    value = widgets.SelectionSlider(options=[0.0], description="", continuous_update=False)
+    _show_parameter(value, explorer.methods[DEFAULT_METHOD])
     target = widgets.Dropdown(options=list(TARGETS) + names, value="predicted", description="explain")
     network = widgets.Dropdown(options=list(NETWORKS), value="canonized", description="network")
+    overlay = widgets.Checkbox(value=True, description="heatmap on the image")
+    scale = widgets.Dropdown(options=list(SCALES), value=SCALES[0], description="colours")
     status = widgets.Label()
     output = widgets.Output()
     for name, widget in (
@@ -222,6 +289,8 @@ def app(explorer: Explorer, seed: int = 0):
         ("parameter", value),
         ("target", target),
         ("network", network),
+        ("overlay", overlay),
+        ("scale", scale),
         ("status", status),
         ("heatmap", output),
     ):
@@ -233,15 +302,16 @@ def app(explorer: Explorer, seed: int = 0):
         the output area shows the traceback (a widget callback's error would otherwise reach only
         JupyterLab's log console)."""
         try:
-            spec = methods.get(method.value)
-            result = explorer.explain(
-                state["index"], method.value, value.value if spec.parameter else None, target.value, network.value
-            )
+            chosen = (state["index"], method.value, value.value if explorer.methods[method.value].parameter else None)
+            result = explorer.explain(*chosen, target.value, network.value)
+            limit = None
+            if scale.value == SCALES[1]:  # the canonized network's map of the same image, method and class
+                limit = np.abs(plotting.relevance_map(explorer.explain(*chosen, target.value).relevance)).max()
             state["result"], state["error"] = result, None
             status.value = describe(result) + f" ({explorer.builds} analyzers built so far)"
             with output:
                 output.clear_output(wait=True)
-                figure = render(result)
+                figure = render(result, overlay=overlay.value, limit=limit)
                 display(figure)
                 plt.close(figure)
         except Exception as error:  # any failure, so that the user sees it
@@ -266,13 +336,23 @@ def app(explorer: Explorer, seed: int = 0):
         update()
 
     def on_method(change):
-        spec = methods.get(method.value)
-        value.disabled = spec.parameter is None
-        if spec.parameter is not None:
-            value.unobserve(update, "value")
-            value.options, value.value = spec.values, spec.default
-            value.description = methods.SYMBOLS[spec.parameter] + (" (β = α−1)" if spec.parameter == "alpha" else "")
-            value.observe(update, "value")
+        value.unobserve(update, "value")
+        _show_parameter(value, explorer.methods[method.value])
+        value.observe(update, "value")
+        update()
+
+    def show_image(index: int) -> None:
+        """Show test image `index`, as if the user had chosen its class and its position in the class."""
+        label = explorer.data.class_names[explorer.data.y_test[index]]
+        members = np.flatnonzero(explorer.data.y_test == explorer.data.y_test[index]).tolist()
+        class_choice.unobserve(on_class, "value")
+        position.unobserve(on_position, "value")
+        class_choice.value = label
+        position.max = len(members) - 1
+        position.value = members.index(index)
+        class_choice.observe(on_class, "value")
+        position.observe(on_position, "value")
+        state["index"] = int(index)
         update()
 
     class_choice.observe(on_class, "value")
@@ -280,12 +360,48 @@ def app(explorer: Explorer, seed: int = 0):
     random_button.on_click(on_random)
     method.observe(on_method, "value")
     value.observe(update, "value")
-    target.observe(update, "value")
-    network.observe(update, "value")
+    for widget in (target, network, overlay, scale):
+        widget.observe(update, "value")
     update()
     controls = widgets.VBox(
-        [widgets.HBox([class_choice, position, random_button]), widgets.HBox([method, value, target, network]), status]
+        [
+            widgets.HBox([class_choice, position, random_button]),
+            widgets.HBox([method, value, target]),
+            widgets.HBox([network, scale, overlay]),
+            status,
+        ]
     )
     box = widgets.VBox([controls, output])
     box.state = state  # which image is shown, the last result, and the last error (None if it worked)
+    box.controls = {  # the widgets by name, for code that drives or extends the app
+        "class": class_choice,
+        "image": position,
+        "random": random_button,
+        "method": method,
+        "parameter": value,
+        "target": target,
+        "network": network,
+        "overlay": overlay,
+        "scale": scale,
+        "status": status,
+        "heatmap": output,
+    }
+    box.show_image = show_image
     return box
+
+
+def _show_parameter(slider, method: methods.Method) -> None:
+    """Set the parameter slider to `method`'s values and default; disable it if the method has none."""
+    slider.disabled = method.parameter is None
+    if method.parameter is not None:
+        slider.options, slider.value = method.values, method.default
+        slider.description = methods.SYMBOLS[method.parameter] + (" (β = α−1)" if method.parameter == "alpha" else "")
+
+
+def neighbour_correlation(relevance: np.ndarray) -> float:
+    """How smooth a map (H, W, C) is: the correlation of each pixel's relevance (summed over channels)
+    with its right and lower neighbours'. Near 0 for speckle, near 1 for maps that vary slowly."""
+    summed = plotting.relevance_map(relevance)
+    here = np.concatenate([summed[:, :-1].ravel(), summed[:-1, :].ravel()])
+    neighbour = np.concatenate([summed[:, 1:].ravel(), summed[1:, :].ravel()])
+    return float(np.corrcoef(here, neighbour)[0, 1])

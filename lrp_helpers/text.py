@@ -502,6 +502,37 @@ def occlusion(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.ndarra
     return drops
 
 
+def filter_maxima(model, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per message and convolution filter (N, filters): the value global max-pooling keeps (after the
+    ReLU) and the position of its first winning window. Computed from the weights in float64."""
+    kernel, bias = (weight.astype(np.float64) for weight in model.get_layer("conv").get_weights())
+    width, length = len(kernel), ids.shape[1]
+    maxima, winners = [], []
+    for start in range(0, len(ids), 256):  # in chunks, to bound the memory
+        embedded = embed(model, ids[start : start + 256]).astype(np.float64)
+        padded = np.pad(embedded, ((0, 0), ((width - 1) // 2, width // 2), (0, 0)))  # "same" padding
+        activation = np.maximum(
+            sum(padded[:, offset : offset + length] @ kernel[offset] for offset in range(width)) + bias, 0
+        )
+        maxima.append(activation.max(axis=1))
+        winners.append(activation.argmax(axis=1))
+    return np.concatenate(maxima), np.concatenate(winners)
+
+
+def winning_windows(model, ids: np.ndarray) -> np.ndarray:
+    """(N, length) bool: the token lies in the window of some filter's maximum, the only windows global
+    max-pooling passes on (filters whose maximum is 0 have none). Removing a token outside all of them
+    changes no pooled value unless it lifts another window above a maximum."""
+    maxima, winners = filter_maxima(model, ids)
+    width = len(model.get_layer("conv").get_weights()[0])
+    inside = np.zeros(ids.shape, dtype=bool)
+    for offset in range(-((width - 1) // 2), width // 2 + 1):
+        positions = np.clip(winners + offset, 0, ids.shape[1] - 1)
+        rows = np.broadcast_to(np.arange(len(ids))[:, None], positions.shape)
+        inside[rows[maxima > 0], positions[maxima > 0]] = True
+    return inside & (ids != PADDING_ID)
+
+
 def word_relevance(ids: np.ndarray, relevance: np.ndarray, vocabulary_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Total relevance and number of occurrences of every word id over a set of messages."""
     totals = np.bincount(ids.ravel(), weights=relevance.ravel(), minlength=vocabulary_size)

@@ -39,6 +39,12 @@ def test_relevance_in_window():
 
 # The rules notebook 08 uses on its two models, as specs that both engines compute.
 NOTEBOOK_08_RULES = [rules.Epsilon(0.01), rules.Epsilon(0.0), rules.AlphaBeta(1.0, 0.0), rules.AlphaBeta(2.0, 1.0)]
+# On the time series, z⁺ and αβ above zᴮ at the signed input layer (bounds as wide as notebook 08's data).
+INPUT_ZB = {"conv1": rules.ZBox(-2.5, 4.0)}
+SERIES_COMPOSITES = [
+    rules.Composite(rules.AlphaBeta(1.0, 0.0), INPUT_ZB, name="zB | z+"),
+    rules.Composite(rules.AlphaBeta(2.0, 1.0), INPUT_ZB, name="zB | a2b1"),
+]
 
 
 def _agrees_at_every_layer(model, inputs, rule):
@@ -61,7 +67,7 @@ def test_lrp_on_the_tabular_mlp_matches_the_reference_at_every_layer(rule):
         analysis.Analyzer(model, rule).analyze(data.x_test[:20] * 10)
 
 
-@pytest.mark.parametrize("rule", NOTEBOOK_08_RULES, ids=repr)
+@pytest.mark.parametrize("rule", NOTEBOOK_08_RULES + SERIES_COMPOSITES, ids=repr)
 def test_lrp_on_the_time_series_cnn_matches_the_reference_at_every_layer(rule):
     """Conv1D, MaxPooling1D, Flatten and Dense: notebook 08's motif CNN, briefly trained."""
     series = beyond.make_motif_series(200, seed=1)
@@ -85,3 +91,27 @@ def test_permutation_importance_finds_the_only_informative_feature():
     importance = beyond.permutation_importance(predict_proba, x, y, repeats=5)
     assert importance.argmax() == 2 and importance[2] > 1.0
     np.testing.assert_allclose(np.delete(importance, 2), 0)
+
+
+def test_train_tabular_mlp_gives_the_same_network_for_the_same_seed():
+    data = beyond.load_breast_cancer_data()
+    first, first_accuracy = beyond.train_tabular_mlp(data, epochs=3, seed=0)
+    again, again_accuracy = beyond.train_tabular_mlp(data, epochs=3, seed=0)
+    other, _ = beyond.train_tabular_mlp(data, epochs=3, seed=1)
+    assert first_accuracy == again_accuracy
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+    fewer, _ = beyond.train_tabular_mlp(data, epochs=1, seed=0, columns=[0, 5, 7])
+    assert fewer.input_shape == (None, 3)
+
+
+def test_positive_contributions_from_negative_inputs():
+    kernel = np.array([[[1.0, -1.0]], [[2.0, 0.5]], [[-1.0, 1.0]]])  # width 3, 1 channel, 2 filters
+    non_negative = np.abs(np.random.default_rng(0).normal(size=(4, 20, 1)))
+    assert beyond.positive_contributions_from_negative_inputs(non_negative, kernel) == 0.0
+    assert beyond.positive_contributions_from_negative_inputs(-non_negative, kernel) == 1.0
+    x = np.zeros((1, 5, 1))
+    x[0, 2, 0], x[0, 3, 0] = 1.0, -1.0
+    # positive x·w: input +1 with w 1, 2, 0.5, 1 (sum 4.5); input −1 with w −1, −1 (sum 2)
+    assert beyond.positive_contributions_from_negative_inputs(x, kernel) == pytest.approx(2 / 6.5)

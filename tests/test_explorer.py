@@ -3,12 +3,13 @@
 import matplotlib
 
 matplotlib.use("Agg")
+import copy  # noqa: E402
 import threading  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from lrp_helpers import data, explorer, models, verify  # noqa: E402
+from lrp_helpers import data, explorer, methods, models, verify  # noqa: E402
 from lrp_helpers import reference as ref  # noqa: E402
 
 
@@ -95,13 +96,72 @@ def test_render_draws_image_heatmap_and_bars(explore):
     assert len(figure.axes) == 4  # image, heatmap, colour bar, bars
 
 
+def _bar_labels(figure):
+    return [label.get_text() for label in figure.axes[2].get_yticklabels()]
+
+
+def test_the_explained_class_always_has_a_bar(explore):
+    result = explore.explain(0, "lrp.z_plus", target="predicted")
+    assert len(_bar_labels(explorer.render(result))) == 5
+    last = int(np.argsort(result.probabilities)[0])  # the least probable class
+    unlikely = explore.explain(0, "lrp.z_plus", target=last)
+    assert unlikely.target_rank == 10
+    labels = _bar_labels(explorer.render(unlikely))
+    assert len(labels) == 6 and labels[-1] == f"{explore.data.class_names[last]} (#10)"
+
+
+def test_render_scale_and_overlay(explore):
+    result = explore.explain(0, "lrp.z_plus")
+    own = explorer.render(result)
+    assert own.axes[3].get_ylim()[1] == pytest.approx(np.abs(result.relevance.sum(axis=-1)).max(), rel=1e-6)
+    common = explorer.render(result, overlay=True, limit=2.0)
+    assert common.axes[3].get_ylim() == pytest.approx((-2.0, 2.0))
+    assert len(common.axes[1].images) == 2  # the image in grey, the heatmap over it
+    assert "ΣR = " in common.axes[1].get_title()
+
+
+def test_offer_changes_this_explorer_only(explore):
+    registry_values = methods.get("lrp.epsilon").values
+    other = copy.copy(explore)
+    other.methods = dict(explore.methods)
+    other.offer("lrp.epsilon", (0.1, 3.0, 1.0))
+    assert other.methods["lrp.epsilon"].values == (0.1, 1.0, 3.0) and other.methods["lrp.epsilon"].default == 0.1
+    assert methods.get("lrp.epsilon").values == registry_values == explore.methods["lrp.epsilon"].values
+    with pytest.raises(ValueError, match="takes no parameter"):
+        other.offer("lrp.z_plus", (1.0,))
+
+
+def test_opens_on_a_readable_method(explore):
+    box = explorer.app(explore)
+    assert box.state["result"].method == explorer.DEFAULT_METHOD == "lrp.conv_alpha_beta"
+    assert box.controls["overlay"].value and box.controls["parameter"].value == 1.0
+
+
+def test_neighbour_correlation():
+    smooth = np.tile(np.linspace(0, 1, 32)[:, None, None], (1, 32, 3))
+    speckle = np.random.default_rng(0).normal(size=(32, 32, 3))
+    assert explorer.neighbour_correlation(smooth) > 0.95 and abs(explorer.neighbour_correlation(speckle)) < 0.1
+
+
+def test_show_image_and_common_scale(explore):
+    box = explorer.app(explore)
+    index = explore.image_index("dog", 1)
+    box.show_image(index)
+    assert box.state["result"].index == index and box.controls["class"].value == "dog"
+    assert box.controls["image"].value == 1
+    box.controls["method"].value = "lrp.z_plus"
+    box.controls["scale"].value = explorer.SCALES[1]
+    box.controls["network"].value = "as trained"
+    assert box.state["error"] is None and box.state["result"].network == "as trained"
+
+
 def test_widgets_react_to_changes(explore):
     box = explorer.app(explore)
-    controls = box.children[0]
-    class_choice, position, random_button = controls.children[0].children
-    method, value, target, network = controls.children[1].children
-    status = controls.children[2]
-    assert "analysis took" in status.value and box.state["result"].method == "lrp.epsilon"
+    controls = box.controls
+    class_choice, position, random_button = controls["class"], controls["image"], controls["random"]
+    method, value, target, network = controls["method"], controls["parameter"], controls["target"], controls["network"]
+    status = controls["status"]
+    assert "analysis took" in status.value and box.state["result"].method == explorer.DEFAULT_METHOD
     class_choice.value = "ship"
     assert explore.data.y_test[box.state["index"]] == 8 and box.state["result"].index == box.state["index"]
     position.value = 2
@@ -129,7 +189,7 @@ def test_widget_callbacks_work_in_another_thread(explore):
     TensorFlow's default graph and Keras' session are empty: a change that needs a new analyzer
     must still build it from the model's own graph and session."""
     box = explorer.app(explore)
-    method = box.children[0].children[1].children[0]
+    method = box.controls["method"]
     builds = explore.builds
     failures = []
 
@@ -145,12 +205,12 @@ def test_widget_callbacks_work_in_another_thread(explore):
     assert not worker.is_alive() and not failures
     assert box.state["error"] is None, box.state["error"]
     assert explore.builds == builds + 1 and box.state["result"].method == "input_t_gradient"
-    assert box.children[0].children[2].value.startswith(f"test image {box.state['index']} ")
+    assert box.controls["status"].value.startswith(f"test image {box.state['index']} ")
 
 
 def test_callback_errors_are_shown_in_the_app(explore, monkeypatch):
     box = explorer.app(explore)
-    target, status = box.children[0].children[1].children[2], box.children[0].children[2]
+    target, status = box.controls["target"], box.controls["status"]
 
     def broken(*args, **kwargs):
         raise RuntimeError("The Session graph is empty")
