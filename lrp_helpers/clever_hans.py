@@ -91,13 +91,45 @@ def affinity(features: np.ndarray, neighbours: int = 10) -> np.ndarray:
 
 
 def laplacian_eigenvalues(adjacency: np.ndarray, count: int = 10) -> np.ndarray:
-    """The smallest eigenvalues of the normalised graph Laplacian I - D^-1/2 A D^-1/2 (scipy's, which
-    counts an isolated node as a component of its own; a k-NN graph has none). There are as many
-    zero eigenvalues as connected components, and a large gap after the k-th eigenvalue suggests
-    k well-separated clusters."""
+    """The smallest eigenvalues of the normalised graph Laplacian L = I - D^-1/2 A D^-1/2 (scipy's, which
+    counts an isolated node as a component of its own; a k-NN graph has none). L is positive
+    semi-definite, and D^1/2 times the indicator of a connected component is an eigenvector of
+    eigenvalue 0: eigenvalue 0 has as many eigenvectors as the graph has connected components."""
     from scipy.sparse.csgraph import laplacian
 
     return np.linalg.eigvalsh(laplacian(np.asarray(adjacency, dtype=float), normed=True))[:count]
+
+
+ZERO = 1e-8  # eigenvalues below this are zero up to rounding (a component's eigenvalue: about 1e-15)
+
+
+def components(eigenvalues: np.ndarray) -> int:
+    """How many of the eigenvalues are zero: the number of connected components of the graph (if
+    `eigenvalues` holds at least one more than that)."""
+    return int((np.asarray(eigenvalues) < ZERO).sum())
+
+
+def largest_gap(eigenvalues: np.ndarray, max_clusters: int = 6) -> int:
+    """The eigengap rule: k in 2..max_clusters with the largest gap between the k-th and the
+    (k+1)-th smallest eigenvalue. It assumes one connected graph whose clusters are joined by few
+    edges; it ignores whether the first eigenvalues are zero."""
+    gaps = np.diff(eigenvalues[: max_clusters + 1])
+    return int(np.argmax(gaps[1:]) + 2)
+
+
+def choose_clusters(eigenvalues: np.ndarray, max_clusters: int = 6) -> int:
+    """The number of connected components if the graph falls apart (two or more zero eigenvalues,
+    at most max_clusters), otherwise the largest eigengap."""
+    found = components(eigenvalues[: max_clusters + 1])
+    return found if 2 <= found <= max_clusters else largest_gap(eigenvalues, max_clusters)
+
+
+def purity(truth: np.ndarray, labels: np.ndarray) -> float:
+    """Share of the items whose cluster's majority label (in `truth`) is their own: 1 = no cluster
+    mixes labels, however many clusters there are."""
+    truth, labels = np.asarray(truth), np.asarray(labels)
+    majority = sum(np.unique(truth[labels == k], return_counts=True)[1].max() for k in np.unique(labels))
+    return majority / len(truth)
 
 
 def spectral_clusters(adjacency: np.ndarray, clusters: int, seed: int = 0) -> np.ndarray:
@@ -115,17 +147,17 @@ def spectral_clusters(adjacency: np.ndarray, clusters: int, seed: int = 0) -> np
 @dataclass
 class Spray:
     eigenvalues: np.ndarray
-    clusters: int  # chosen at the largest eigengap
+    clusters: int  # chosen by choose_clusters
     labels: np.ndarray
+    adjacency: np.ndarray  # the k-NN graph, to cluster it again with another number of clusters
 
 
 def spray(
     relevance_maps: np.ndarray, size: int = 8, neighbours: int = 10, max_clusters: int = 6, seed: int = 0
 ) -> Spray:
-    """Cluster heatmaps: features, k-NN graph, eigengap to choose the number of clusters, spectral
-    clustering."""
+    """Cluster heatmaps: features, k-NN graph, the number of clusters from its spectrum
+    (`choose_clusters`), spectral clustering."""
     adjacency = affinity(spray_features(relevance_maps, size), neighbours)
     eigenvalues = laplacian_eigenvalues(adjacency, max_clusters + 1)
-    gaps = np.diff(eigenvalues)
-    clusters = int(np.argmax(gaps[1:max_clusters]) + 2)  # at least 2 clusters
-    return Spray(eigenvalues, clusters, spectral_clusters(adjacency, clusters, seed))
+    clusters = choose_clusters(eigenvalues, max_clusters)
+    return Spray(eigenvalues, clusters, spectral_clusters(adjacency, clusters, seed), adjacency)

@@ -39,6 +39,16 @@ def region_order(relevance_maps: np.ndarray, region: int = 4, most_relevant_firs
     return np.argsort(-scores if most_relevant_first else scores, axis=1, kind="stable")
 
 
+def removed_pixels(order: np.ndarray, steps: int, region: int, shape: tuple) -> np.ndarray:
+    """(N, H, W) booleans: the pixels of the first `steps` regions of each image's `order`, i.e. what
+    `perturbation_curves` has replaced after that many steps; `shape` is (N, H, W)."""
+    n, h, w = shape
+    regions = np.zeros((n, (h // region) * (w // region)), dtype=bool)
+    np.put_along_axis(regions, order[:, :steps], True, axis=1)
+    blocks = regions.reshape(n, h // region, 1, w // region, 1)
+    return np.broadcast_to(blocks, (n, h // region, region, w // region, region)).reshape(n, h, w)
+
+
 def perturbation_curves(
     logit_fn,
     images: np.ndarray,

@@ -17,7 +17,7 @@ MIME = "application/vnd.lrp-table+json"
 
 def _cell(value, percent: bool, digits: int) -> str:
     if isinstance(value, bool) or not isinstance(value, Real):
-        return str(value)
+        return str(value).replace("|", "\\|")
     if isinstance(value, Integral):
         return f"{value:,}"
     if not math.isfinite(value):
@@ -37,12 +37,12 @@ def markdown(rows: dict, percent: bool = False, digits: int = 3, index: str = ""
     as percentages with `digits - 2` decimals."""
     columns = list(dict.fromkeys(column for values in rows.values() for column in values))
     lines = [
-        "| " + " | ".join([index, *columns]) + " |",
+        "| " + " | ".join(_cell(header, percent, digits) for header in [index, *columns]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
     for row, values in rows.items():
         cells = [_cell(values[column], percent, digits) if column in values else "" for column in columns]
-        lines.append("| " + " | ".join([f"**{row}**", *cells]) + " |")
+        lines.append("| " + " | ".join([f"**{_cell(row, percent, digits)}**", *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -57,4 +57,6 @@ def table(name: str, rows: dict, caption: str = "", percent: bool = False, digit
     if caption:
         text = f"{caption}\n\n{text}"
     values = {str(row): {str(column): _plain(value) for column, value in cells.items()} for row, cells in rows.items()}
-    display({"text/markdown": text, "text/plain": text, MIME: {"name": name, "rows": values}}, raw=True)
+    # a saved notebook may sort the keys of `rows`: "order" keeps the rows' order
+    data = {"name": name, "rows": values, "order": list(values)}
+    display({"text/markdown": text, "text/plain": text, MIME: data}, raw=True)

@@ -14,14 +14,16 @@ def notebook(name: str) -> dict:
 
 
 def tables(name: str) -> dict:
-    """{table name: {row: {column: value}}} of every `report.table` in the committed notebook."""
+    """{table name: {row: {column: value}}} of every `report.table` in the committed notebook, rows in
+    the order shown."""
     found = {}
     for cell in notebook(name)["cells"]:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if MIME in data:
                 assert data[MIME]["name"] not in found, f"two tables named {data[MIME]['name']}"
-                found[data[MIME]["name"]] = data[MIME]["rows"]
+                rows = data[MIME]["rows"]
+                found[data[MIME]["name"]] = {row: rows[row] for row in data[MIME].get("order", rows)}
     return found
 
 

@@ -1,6 +1,7 @@
-"""Notebook 07's explorer in a real browser: JupyterLab and headless Chromium, as a user meets it.
+"""In a real browser (headless Chromium): notebook 07's explorer in JupyterLab, as a user meets it, and
+every slide of every deck (`make slides`) on a 1280×720 screen.
 
-JupyterLab runs with its default settings, so widget callbacks arrive over kernel subshells, in
+The explorer: JupyterLab runs with its default settings, so widget callbacks arrive over kernel subshells, in
 another thread than the one that ran the notebook's cells (the bug this test was written for:
 every change that needed a new analyzer failed there, and only the log console showed it).
 
@@ -10,12 +11,21 @@ mode, and then works every control. After each change the heatmap and the status
 change, and no error may appear: not in the status line, not in a kernel message (every message
 from the kernel passes the page's websocket), not in the page, not in the server's log.
 
-Needs Debian's `chromium` (`apt-get install chromium`; .ci/run installs it). Playwright's own
-browser downloads are never used.
+The decks: each is written from its notebook's committed outputs (tools/slides.py) and opened at a
+1280×720 viewport; every slide and sub-slide is shown in turn and must fit the screen: no element outside
+the window, and no box that cuts off its content (code, a table, a formula), except printed text, which
+scrolls in its box by design. A deck loads its scripts and styles from public CDNs (tools/slides.py,
+`ASSETS`); the test installs the same versions from the npm registry once (into .cache/slides/, with npm)
+and answers the deck's requests from them. Any other request fails the test, except images from other
+sites, which are not fetched. A JavaScript error fails it too.
+
+Needs Debian's `chromium` (`apt-get install chromium`; .ci/run installs it) and, for the decks, `npm`.
+Playwright's own browser downloads are never used.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -28,8 +38,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
+import numpy as np
 import pytest
 from conftest import ROOT
+from PIL import Image
+
+sys.path.insert(0, str(ROOT / "tools"))
+import slides  # noqa: E402
 
 NOTEBOOK = "notebooks/07_interactive_explorer.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -48,6 +64,8 @@ NOTEBOOK_RUN_MS = 240_000
 CHANGE_MS = 90_000
 # A kernel message that reports an error: an "error" message, or a reply whose status is "error".
 KERNEL_ERROR = re.compile(r'"msg_type":\s*"error"|"status":\s*"error"|Traceback')
+SCREEN = {"width": 1280, "height": 720}  # the screen every slide must fit
+ASSET_CACHE = ROOT / ".cache" / "slides"
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).is_file(),
@@ -306,3 +324,135 @@ def work_every_control(notebook: Page) -> None:
     notebook.change("drag image # to the middle", lambda: notebook.drag_slider("image", 0.5), "test image")
     notebook.change("class -> ship", lambda: notebook.choose("class", "ship"), "(ship)")
     notebook.change("explain -> frog", lambda: notebook.choose("target", "frog"), "explaining frog")
+
+
+# ----------------------------------------------------------------------------------------------------
+# The slide decks
+
+
+def _package_folder(package: str) -> Path:
+    name = package.rsplit("@", 1)[0]
+    return ASSET_CACHE / "node_modules" / name
+
+
+@pytest.fixture(scope="module")
+def deck_assets() -> dict[str, Path]:
+    """{address a deck asks for: local file or folder}, installed from the npm registry if missing."""
+    packages = sorted({package for package, _ in slides.ASSETS.values()})
+    missing = [package for package in packages if not _package_folder(package).is_dir()]
+    if missing:
+        npm = shutil.which("npm")
+        assert npm, "npm is needed to fetch the decks' scripts from the npm registry (apt-get install npm)"
+        ASSET_CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(ASSET_CACHE), *missing],
+            check=True,
+            capture_output=True,
+        )
+    return {address: _package_folder(package) / inside for address, (package, inside) in slides.ASSETS.items()}
+
+
+def _local(url: str, assets: dict[str, Path]) -> Path | None:
+    address = url.split("?", 1)[0]
+    for prefix, target in assets.items():
+        if address == prefix:
+            return target
+        if prefix.endswith("/") and address.startswith(prefix):
+            return target / address[len(prefix) :]
+    return None
+
+
+# What the shown slide puts outside the window, and which of its boxes cut their content off. MathJax's
+# copy of each formula for screen readers is clipped to nothing on purpose, and is not looked at.
+MEASURE_SLIDE = """() => {
+    const width = window.innerWidth, height = window.innerHeight;
+    const slide = document.querySelector('.reveal .slides section.present:not(.stack)');
+    const name = (el) => el.tagName.toLowerCase() + (typeof el.className === 'string' && el.className
+        ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+    let outside = 0, worst = '';
+    const clipped = [], scrolling = [];
+    for (const el of [slide, ...slide.querySelectorAll('*')]) {
+        if (el.closest('.MJX_Assistive_MathML')) continue;
+        const box = el.getBoundingClientRect();
+        if (box.width < 1 || box.height < 1) continue;
+        const beyond = Math.max(-box.left, -box.top, box.right - width, box.bottom - height);
+        if (beyond > outside) { outside = beyond; worst = name(el); }
+        const style = getComputedStyle(el);
+        const cut = (style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
+            || (style.overflowY !== 'visible' && el.scrollHeight > el.clientHeight + 1);
+        if (cut) (el.closest('.jp-RenderedText') ? scrolling : clipped).push(name(el));
+    }
+    return {outside, worst, clipped, scrolling, zoom: slide.getAttribute('data-fit-zoom'),
+            figures: Number(slide.getAttribute('data-fit-figures')),
+            text: slide.innerText.trim().split('\\n')[0].slice(0, 60)};
+}"""
+
+
+def _expected_slides(path: Path) -> int:
+    cells = slides.deck_notebook(nbformat.read(path, as_version=4)).cells
+    return sum(cell.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for cell in cells)
+
+
+@pytest.mark.parametrize("notebook", slides.NOTEBOOKS, ids=lambda p: p.name)
+def test_every_slide_of_the_deck_fits_a_1280x720_screen(notebook, deck_assets, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    deck = slides.write_deck(notebook, tmp_path)
+    errors, refused, shown = [], [], []
+
+    def answer(route):
+        request = route.request
+        if request.url.startswith("file://"):
+            return route.continue_()
+        local = _local(request.url, deck_assets)
+        if local is not None and local.is_file():
+            return route.fulfill(path=str(local))
+        if request.resource_type != "image":
+            refused.append(request.url)
+        return route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=SCREEN)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.route("**/*", answer)
+            page.goto(deck.as_uri())
+            page.wait_for_selector(".reveal.ready", state="attached", timeout=60_000)  # reveal.js is set up
+            page.evaluate("() => Reveal.configure({transition: 'none', backgroundTransition: 'none'})")
+            stacks = page.evaluate(  # the sub-slides below each slide: 1 where it has none
+                "() => Reveal.getHorizontalSlides().map(s => Math.max(1, s.querySelectorAll(':scope>section').length))"
+            )
+            for horizontal, count in enumerate(stacks):
+                for vertical in range(count):
+                    page.evaluate("([h, v]) => Reveal.slide(h, v)", [horizontal, vertical])
+                    # the deck fits a slide once MathJax has typeset it (slides_template/)
+                    page.evaluate("() => new Promise(done => MathJax.Hub.Queue(done))")
+                    page.wait_for_selector(".reveal .slides section.present[data-fit-zoom]", timeout=30_000)
+                    shown.append((horizontal, vertical, page.evaluate(MEASURE_SLIDE)))
+            page.evaluate("() => Reveal.slide(1, 0)")
+            page.wait_for_timeout(300)
+            screenshot = page.screenshot(path=str(tmp_path / "slide.png"))
+        finally:
+            browser.close()
+    assert refused == [], "the deck asked for something tools/slides.py does not list in ASSETS"
+    failed_images = [e for e in errors if e.startswith("Failed to load resource")]
+    assert [e for e in errors if e not in failed_images] == []
+    assert len(shown) == _expected_slides(notebook)
+    pixels = np.asarray(Image.open(io.BytesIO(screenshot)).convert("L"), dtype=float)
+    assert pixels.std() > 10, "the second slide rendered blank"
+    misfits = [
+        f"{deck.name} slide {h}/{v} (reveal.js #/{h}/{v}, {m['text']!r}, zoom {m['zoom']}): "
+        + (f"{m['outside']:.0f} px outside the screen ({m['worst']})" if m["outside"] > 1 else "")
+        + (f" cut off: {', '.join(sorted(set(m['clipped'])))}" if m["clipped"] else "")
+        for h, v, m in shown
+        if m["outside"] > 1 or m["clipped"]
+    ]
+    scrolling = sum(bool(m["scrolling"]) for _, _, m in shown)
+    shrunk = [f"{h}/{v}" for h, v, m in shown if m["figures"] < 0.75]
+    print(
+        f"{deck.name}: {len(shown)} slides, {len(misfits)} do not fit; {scrolling} with printed text that scrolls,"
+        f" {len(shrunk)} with figures scaled below 75% ({', '.join(shrunk)})"
+    )
+    assert not misfits, "slides that do not fit a 1280×720 screen:\n" + "\n".join(misfits)

@@ -97,7 +97,7 @@ def test_committed_poisoned_model_calls_stamped_images_horse_and_says_how_it_was
     assert path.exists(), f"{path} is missing: notebook 06 loads it by default"
     metadata = models.load_metadata(path)
     assert metadata["poisoned_class"] == "horse" and metadata["stamped_share"] == 0.8
-    assert metadata["recipe"]["name"] == "seed" and metadata["epochs"] == 10
+    assert metadata["recipe"]["name"] == "original" and metadata["epochs"] == 10
     model = models.load_model(path)
     cifar = data.load_cifar10(cifar10_dir, train_size=10, test_size=300)
     horse = cifar.class_names.index("horse")
@@ -106,3 +106,34 @@ def test_committed_poisoned_model_calls_stamped_images_horse_and_says_how_it_was
     clean_rate = (models.logits(model, others).argmax(axis=1) == horse).mean()
     assert stamped_rate > 0.5 > 0.1 > clean_rate, (stamped_rate, clean_rate)
     assert models.accuracy(model, cifar.x_test, cifar.y_test) > 0.6
+
+
+def _triangles(count):
+    """`count` separate triangles: a graph with `count` connected components."""
+    triangle = np.ones((3, 3)) - np.eye(3)
+    return np.kron(np.eye(count), triangle)
+
+
+def test_zero_eigenvalues_decide_the_number_of_clusters_where_the_largest_gap_does_not():
+    # three components, one of them a long path: its small eigenvalues push the largest gap away
+    path = np.diag(np.ones(11), 1)
+    path = path + path.T
+    adjacency = np.block([[_triangles(2), np.zeros((6, 12))], [np.zeros((12, 6)), path]])
+    eigenvalues = ch.laplacian_eigenvalues(adjacency, 7)
+    assert ch.components(eigenvalues) == 3
+    assert ch.largest_gap(eigenvalues, 6) != 3
+    assert ch.choose_clusters(eigenvalues, 6) == 3
+
+
+def test_choose_clusters_falls_back_to_the_largest_gap_on_a_connected_graph():
+    adjacency = _triangles(3)
+    adjacency[2, 3] = adjacency[3, 2] = adjacency[5, 6] = adjacency[6, 5] = 1.0  # one graph, three clusters
+    eigenvalues = ch.laplacian_eigenvalues(adjacency, 7)
+    assert ch.components(eigenvalues) == 1
+    assert ch.choose_clusters(eigenvalues, 6) == ch.largest_gap(eigenvalues, 6) == 3
+
+
+def test_purity_ignores_splitting_but_not_mixing():
+    truth = np.array([1, 1, 1, 1, 0, 0])
+    assert ch.purity(truth, np.array([0, 0, 1, 1, 2, 2])) == 1.0  # split, not mixed
+    assert ch.purity(truth, np.array([0, 0, 0, 1, 1, 1])) == pytest.approx(5 / 6)  # one stamped among two clean

@@ -216,3 +216,21 @@ def test_lrp_epsilon_beats_a_random_ordering_on_the_committed_model(cifar10_dir)
         )
         scores[method] = evaluation.aopc(curves).mean()
     assert scores["lrp.epsilon"] > scores["random"], scores
+
+
+def test_removed_pixels_are_the_regions_perturbation_has_replaced():
+    rng = np.random.default_rng(1)
+    images = rng.random((3, 8, 8, 1))
+    order = np.argsort(rng.random((3, 16)), axis=1)
+    marker = np.full_like(images, -1.0)  # a replacement no pixel has
+    batches = []
+
+    def f(batch):
+        batches.append(batch.copy())
+        return np.zeros((len(batch), 2))
+
+    evaluation.perturbation_curves(f, images, np.zeros(3, dtype=int), order, marker, region=2, steps=5)
+    last = np.concatenate(batches)[-3:]  # the images after the fifth step
+    removed = evaluation.removed_pixels(order, 5, 2, (3, 8, 8))
+    np.testing.assert_array_equal(removed, last[..., 0] == -1.0)
+    assert removed.sum() == 3 * 5 * 4

@@ -189,3 +189,34 @@ def test_notebook_02_loads_the_committed_model_for_a_lecture(tmp_path, monkeypat
     assert (tmp_path / "training_curves.png").is_file()
     assert sorted(file for file in (ROOT / "models").glob("*") if file.is_file()) == committed
     assert [(file, file.stat().st_mtime_ns) for file in committed] == stamps, "a lecture run must not write models/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
+def test_lessons_are_markdown_and_sizes_sit_in_the_set_up_cell(path):
+    """Issue 29: code that only renders sentences is at most 5% of a notebook's code lines (the lesson is
+    in markdown, the numbers in `report.table`s and figures), and quick-mode sizes (`settings.pick`) are
+    chosen in the set-up cell alone. tools/prose_share.py prints the figures."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import prose_share
+
+    share = prose_share.count(path)
+    assert share.share <= 0.05, f"{share.prose} of {share.code} code lines render prose"
+    assert share.picks == 0, "settings.pick outside the set-up cell"
+
+
+def test_prose_share_counts_rendered_sentences_and_spares_labels(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import prose_share
+
+    cells = [
+        "settings = setup_notebook()\nIMAGES = settings.pick(full=10, quick=2)",
+        'display(\n    Markdown(\n        f"The map of {name} puts most of the relevance on the head."\n    )\n)',
+        'print(f"test accuracy: {accuracy:.1%}")',
+        'print(f"The network says {label} because the relevance of these pixels is what makes it so.")',
+        "x = settings.pick(full=1, quick=0)",
+    ]
+    notebook = {"cells": [{"cell_type": "code", "source": source} for source in cells]}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook))
+    share = prose_share.count(path)
+    assert (share.code, share.prose, share.picks) == (10, 6, 1)

@@ -125,3 +125,32 @@ def test_gamma_favours_positive_contributions_also_for_negative_inputs():
     np.testing.assert_allclose(
         ref.Gamma(0.25).relevance(positive_weights, a_pos, R), ref.LRP0().relevance(positive_weights, a_pos, R)
     )
+
+
+def test_summed_explanations_draw_the_maps_they_are_given():
+    maps = np.random.default_rng(0).normal(size=(2, 8, 8))
+    fig = plotting.plot_summed_explanations(np.zeros((2, 8, 8, 3)), {"a": maps})
+    drawn = fig.axes[1].images[0].get_array()
+    np.testing.assert_allclose(drawn, maps[0] / np.abs(maps[0]).max())
+    plt.close(fig)
+
+
+def test_paired_boxes_show_one_row_per_item_with_black_medians():
+    values = {
+        (group, item): np.arange(5.0) + k
+        for k, (group, item) in enumerate([("a", "x"), ("b", "x"), ("a", "y"), ("b", "y")])
+    }
+    fig = plotting.plot_paired_boxes(values, {"a": "grey", "b": "red"}, reference=1.0)
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["x", "y"]
+    medians = [line for line in ax.lines if line.get_color() == "black" and line.get_linewidth() == 2.5]
+    assert len(medians) == 4 and sorted(line.get_xdata()[0] for line in medians) == [2.0, 3.0, 4.0, 5.0]
+    plt.close(fig)
+
+
+def test_spray_figure_marks_the_zero_eigenvalues_and_has_a_colour_bar():
+    fig = plotting.plot_spray(np.array([0.0, 1e-15, 0.2, 0.5]), np.ones((2, 8, 8)), ["one", "two"])
+    spectrum = fig.axes[0]
+    assert "0 (2×)" in spectrum.get_legend().get_texts()[1].get_text()
+    assert fig.axes[-1].get_ylabel() == "relevance / max |relevance|"
+    plt.close(fig)

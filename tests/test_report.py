@@ -18,6 +18,13 @@ def test_table_carries_its_values_for_the_tests(monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append(bundle))
     report.table("spread", {"a": 1.23456, "b": np.float64(2.0)}, caption="**Spread**", index="model")
     bundle = shown[0]
-    assert bundle[report.MIME] == {"name": "spread", "rows": {"a": {"value": 1.23456}, "b": {"value": 2.0}}}
+    rows = {"a": {"value": 1.23456}, "b": {"value": 2.0}}
+    assert bundle[report.MIME] == {"name": "spread", "rows": rows, "order": ["a", "b"]}
     assert bundle["text/markdown"].startswith("**Spread**\n\n| model | value |")
     assert "| **a** | 1.23 |" in bundle["text/markdown"]
+
+
+def test_a_bar_in_a_cell_does_not_split_the_column():
+    text = report.markdown({"sensitivity (|gradient|)": {"n / max |n|": 1}})
+    assert text.splitlines()[0] == "|  | n / max \\|n\\| |"
+    assert "| **sensitivity (\\|gradient\\|)** | 1 |" in text

@@ -62,7 +62,9 @@ def test_quick_mode_is_decided_once_by_setup_notebook(monkeypatch):
     assert session.images_dir() == session.project_root() / "images" / "quick"
 
 
-@pytest.mark.parametrize("value, expected", [(None, "fast"), ("", "fast"), ("original", "original"), (" Fast ", "fast")])
+@pytest.mark.parametrize(
+    "value, expected", [(None, "fast"), ("", "fast"), ("original", "original"), (" Fast ", "fast")]
+)
 def test_recipe_choice_from_the_environment(monkeypatch, value, expected):
     if value is None:
         monkeypatch.delenv(run_settings.RECIPE_VARIABLE, raising=False)
