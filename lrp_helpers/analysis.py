@@ -28,8 +28,8 @@ What `Analyzer` takes care of, and why:
 * **Rules defined once.** `Analyzer(model, rule)` takes a rule spec or composite (`lrp_helpers.rules`;
   the NumPy reference's classes are specs too) and has iNNvestigate compute that definition, through
   this module's own table from spec type to iNNvestigate rule (`innvestigate_rule`).
-  To use z⁺, αβ and γ where their assumptions hold, explain `canonize.canonize(model)`, on which no
-  BatchNorm is left (`lrp_helpers.canonize`).
+  To give z⁺, αβ and γ the non-negative inputs they are derived for, explain `canonize.canonize(model)`,
+  on which no BatchNorm is left (`lrp_helpers.canonize`); its merged biases stay positive for most units.
 """
 
 from __future__ import annotations

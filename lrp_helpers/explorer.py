@@ -10,7 +10,8 @@ Analyzers are built once per (network, method, parameter) and cached, so after t
 update only runs one image through the analyzer.
 
 The LRP rules are applied to the canonized network by default (every BatchNorm merged into the next
-linear layer, `lrp_helpers.canonize`), where their assumptions hold; "as trained" applies them to the
+linear layer, `lrp_helpers.canonize`), where every linear layer reads the non-negative inputs z⁺, αβ
+and γ are derived for (the merged biases stay positive for most units); "as trained" applies them to the
 network with its BatchNorm layers, for comparison.
 
 Widget callbacks may run in another thread than the one that loaded the model: JupyterLab 4.6

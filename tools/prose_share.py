@@ -4,7 +4,8 @@
     python tools/prose_share.py --max 0.05 NB... # exit 1 if any share is above 5%
 
 Per notebook: code lines; lines that render prose (inside `display(Markdown(...))`, or a `print` of a
-string with more than eight words: a sentence, not a label); cells marked NBVAL_CHECK_OUTPUT;
+string with more than eight words: a sentence, not a label); cells whose output nbval checks (tag
+`nbval-check-output`);
 `settings.pick` uses outside the set-up cell; lines of the Colab set-up. The lessons belong in markdown
 cells, the numbers in `report.table`s and figures next to them (issue 29: at most 5% of code lines).
 """
@@ -73,7 +74,7 @@ def count(path: Path) -> Share:
         result.code += len(lines)
         if "google.colab" in source:
             result.colab += len(lines)
-        if "NBVAL_CHECK_OUTPUT" in source:
+        if "NBVAL_CHECK_OUTPUT" in source or "nbval-check-output" in cell.get("metadata", {}).get("tags", []):
             result.checks += 1
         if setup_seen:
             result.picks += len(re.findall(r"settings\.pick\(", source))
