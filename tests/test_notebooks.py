@@ -23,6 +23,13 @@ def _source(cell):
     return "".join(cell["source"])
 
 
+def _prose(path):
+    """The markdown of a notebook, or the text of a markdown file."""
+    if path.suffix == ".ipynb":
+        return "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
+    return path.read_text()
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 4
 
@@ -56,10 +63,7 @@ FILE_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 )
 def test_links_to_files_resolve(path):
     """Every relative link in the prose points to a file that exists (a moved module breaks it)."""
-    if path.suffix == ".ipynb":
-        text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
-    else:
-        text = path.read_text()
+    text = _prose(path)
     for link in FILE_LINK.findall(text):
         if not link.startswith(("http:", "https:", "mailto:")):
             assert (path.parent / link).resolve().exists(), f"{path.name} links to missing {link}"
@@ -69,10 +73,7 @@ def test_links_to_files_resolve(path):
     "path", NOTEBOOKS + [ROOT / "README.md", *sorted(ROOT.glob("docs/*.md"))], ids=lambda p: p.name
 )
 def test_image_links_resolve(path):
-    if path.suffix == ".ipynb":
-        text = "\n".join(_source(c) for c in _cells(path) if c["cell_type"] == "markdown")
-    else:
-        text = path.read_text()
+    text = _prose(path)
     for link in IMAGE_LINK.findall(text):
         if not link.startswith("http"):
             assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
