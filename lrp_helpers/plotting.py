@@ -110,10 +110,8 @@ def normalize(maps: np.ndarray) -> np.ndarray:
 
 def show_heatmap(ax, relevance_2d: np.ndarray, title: str = ""):
     """One heatmap, already summed over channels, normalised here by its own max |value|."""
-    shown = normalize(relevance_2d[None])[0]
-    image = ax.imshow(shown, cmap=HEATMAP_CMAP, vmin=-1, vmax=1)
+    image = show_relevance(ax, normalize(relevance_2d[None])[0], limit=1.0)
     ax.set_title(title, fontsize=9)
-    ax.axis("off")
     return image
 
 
