@@ -21,7 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 DENSE, CONV, BATCHNORM = "dense", "conv", "batchnorm"
-LAYER_KINDS = (DENSE, CONV, BATCHNORM)
+# A transformer's operations that are not linear layers (notebook 10, `transformer_composite`): the bilinear
+# products of attention, scores = Q·Kᵀ and mixed = A·V; the softmax A = softmax(scores); LayerNorm's division
+# by the standard deviation; an element-wise activation such as GELU.
+SCORES, MIXING, SOFTMAX, NORMALIZATION, ACTIVATION = "scores", "mixing", "softmax", "normalization", "activation"
+TRANSFORMER_KINDS = (SCORES, MIXING, SOFTMAX, NORMALIZATION, ACTIVATION)
+LAYER_KINDS = (DENSE, CONV, BATCHNORM, *TRANSFORMER_KINDS)
 
 # BatchNorm after a ReLU maps the ReLU's many zeros close to zero; rules that divide by its outputs without
 # a stabiliser (γ, LRP-0) divide by almost nothing there. Where BatchNorm layers get a rule of their own, it
@@ -84,6 +89,34 @@ class WSquare(Rule):
 @dataclass(frozen=True)
 class Flat(Rule):
     """flat: an equal share for every input in a neuron's receptive field."""
+
+
+@dataclass(frozen=True)
+class Identity(Rule):
+    """The identity rule: the output's relevance passes to the input unchanged, element by element. For an
+    element-wise activation y = f(x) (GELU), and for LayerNorm's division by the standard deviation, which is
+    thereby held constant (Ali et al. 2022; Achtibat et al. 2024, Proposition 3.4)."""
+
+
+@dataclass(frozen=True)
+class Uniform(Rule):
+    """The uniform rule for a product of two factors, y = A·B (Achtibat et al. 2024, Propositions 3.2 and 3.3):
+    half of the relevance goes to each factor, and within a factor by LRP-0 with the other held constant:
+    R_A = ½ A ⊙ ((R/y)·Bᵀ), R_B = ½ B ⊙ (Aᵀ·(R/y)). It conserves: each half sums to ½ Σ R."""
+
+
+@dataclass(frozen=True)
+class HoldConstant(Rule):
+    """A product y = A·B whose first factor A is held constant: all relevance to B by LRP-0, R_B = B ⊙ (Aᵀ·(R/y)),
+    none to A. On the attention's mixed = A·V this is CP-LRP (Ali et al. 2022): the attention weights are
+    constants, the block is linear in the values, and nothing reaches the softmax or the scores."""
+
+
+@dataclass(frozen=True)
+class SoftmaxTaylor(Rule):
+    """AttnLRP's softmax rule (Achtibat et al. 2024, Proposition 3.1), a first-order Taylor term at the input x:
+    R_x = x ⊙ (R − s · Σ R), s = softmax(x), sums over the softmax's axis. It equals input times gradient
+    through the softmax, and need not conserve: Σ R_x = Σ x R − (Σ s x)(Σ R)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +194,24 @@ def conv_alpha_beta_composite(layers: list[tuple[str, str]], alpha=1.0, epsilon=
     return Composite(Epsilon(epsilon), chosen, name=f"α{alpha:g}β{alpha - 1:g} conv | ε={epsilon} dense")
 
 
-SPECS = (Epsilon, Gamma, AlphaBeta, ZBox, WSquare, Flat)
+def transformer_composite(attention: str = "attnlrp", epsilon: float = 0.0) -> Composite:
+    """The rules for a transformer (notebook 10): ε on every linear layer (with biases; ε = 0 is LRP-0), the
+    identity rule on activations and on LayerNorm's normalisation, and on attention either AttnLRP (Achtibat
+    et al. 2024: the uniform rule on both products, the Taylor rule on the softmax) or CP-LRP (Ali et al.
+    2022: the attention weights held constant)."""
+    by_kind: dict[str, Rule] = {NORMALIZATION: Identity(), ACTIVATION: Identity()}
+    if attention == "attnlrp":
+        by_kind |= {SCORES: Uniform(), SOFTMAX: SoftmaxTaylor(), MIXING: Uniform()}
+        label = "AttnLRP"
+    elif attention == "cp":
+        by_kind |= {SCORES: Uniform(), SOFTMAX: SoftmaxTaylor(), MIXING: HoldConstant()}  # the first two get nothing
+        label = "CP-LRP"
+    else:
+        raise ValueError(f"attention must be 'attnlrp' or 'cp', not {attention!r}")
+    return Composite(Epsilon(epsilon), by_kind=by_kind, name=f"{label} | ε={epsilon:g}")
+
+
+SPECS = (Epsilon, Gamma, AlphaBeta, ZBox, WSquare, Flat, Identity, Uniform, HoldConstant, SoftmaxTaylor)
 
 
 def spec_type(rule: Rule) -> type[Rule]:
