@@ -40,6 +40,7 @@ FLOORS = {
     "methods": 3,
     "text": 4,
     "explorer": 4,
+    "transformer": 5,
 }
 ENGINES = {"reference", "analysis", "engine", "scratch"}
 
