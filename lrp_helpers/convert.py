@@ -1,6 +1,7 @@
 """A trained Keras model as a network of the NumPy reference (`lrp_helpers.reference`).
 
     network = convert.from_keras(model)     # its weights read once, as float64 NumPy arrays
+    transformer = convert.from_keras_transformer(model)     # notebook 10's text_transformer
 
 Everything after the read is NumPy: the reference itself never sees TensorFlow. Layers the reference does not
 implement are refused with an error that names them.
@@ -26,6 +27,7 @@ from .reference import (
     Network,
     ReLU,
 )
+from .reference.transformer import Block, Transformer
 
 
 def sequence_layers_from_keras(layer) -> list[Layer]:
@@ -109,3 +111,60 @@ def from_keras(model) -> Network:
         else:
             raise ValueError(f"{name}: layer type {kind} is not supported by the reference LRP")
     return Network(layers)
+
+
+TRANSFORMER_TOP = ["LayerNormalization", "MaskedMean", "Dense", "Activation"]  # final_norm, pool, logits, softmax
+
+
+def _weights_by_name(keras_layers) -> list[dict[str, np.ndarray]]:
+    """Each layer's weights as float64, by their names inside the layer ("norm1/gamma", "attention/query/kernel")."""
+    values = iter(_read_all(keras_layers))
+    return [
+        {weight.name.split(":")[0].split("/", 1)[1]: np.asarray(next(values), np.float64) for weight in layer.weights}
+        for layer in keras_layers
+    ]
+
+
+# Where each of the reference Block's linear maps is inside a Keras EncoderBlock.
+BLOCK_DENSE = {
+    "query": "attention/query", "key": "attention/key", "value": "attention/value",
+    "output": "attention/attention_output", "mlp_in": "mlp_in", "mlp_out": "mlp_out",
+}  # fmt: skip
+
+
+def _block(name: str, w: dict[str, np.ndarray]) -> Block:
+    """An EncoderBlock's weights (by their names inside it) as the reference's Block."""
+    norms = {f"{norm}_{part}": w[f"{norm}/{part}"] for norm in ("norm1", "norm2") for part in ("gamma", "beta")}
+    weights = {f"{part}_weight": w[f"{path}/kernel"] for part, path in BLOCK_DENSE.items()}
+    biases = {f"{part}_bias": w[f"{path}/bias"] for part, path in BLOCK_DENSE.items()}
+    return Block(name, **norms, **weights, **biases)
+
+
+def from_keras_transformer(model) -> Transformer:
+    """Convert `lrp_helpers.transformer.text_transformer` (TokenAndPosition, EncoderBlocks, LayerNormalization,
+    MaskedMean, Dense, softmax) into the reference's `Transformer`. The final softmax is dropped."""
+    keras_layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    kinds = [type(layer).__name__ for layer in keras_layers]
+    blocks = keras_layers[1 : -len(TRANSFORMER_TOP)]
+    if kinds != ["TokenAndPosition", *["EncoderBlock"] * len(blocks), *TRANSFORMER_TOP]:
+        raise ValueError(
+            f"{model.name} is not a text_transformer: expected TokenAndPosition, EncoderBlocks, "
+            f"{', '.join(TRANSFORMER_TOP)}; got {', '.join(kinds)}"
+        )
+    final_norm, logits = keras_layers[-4], keras_layers[-2]
+    epsilons = {final_norm.epsilon} | {norm.epsilon for block in blocks for norm in (block.norm1, block.norm2)}
+    if len(epsilons) != 1:
+        raise ValueError(f"{model.name}: the reference needs one ε for every LayerNorm, got {sorted(epsilons)}")
+    if logits.get_config()["activation"] != "linear":
+        raise ValueError(f"{model.name}: the logits layer must be linear (the softmax is a layer of its own)")
+    weights = _weights_by_name(keras_layers)
+    return Transformer(
+        weights[0]["tokens"],
+        weights[0]["positions"],
+        [_block(block.name, w) for block, w in zip(blocks, weights[1:])],
+        weights[-4]["gamma"],
+        weights[-4]["beta"],
+        weights[-2]["kernel"],
+        weights[-2]["bias"],
+        norm_epsilon=epsilons.pop(),
+    )

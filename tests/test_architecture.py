@@ -1,6 +1,7 @@
 """The package's layering (docs/architecture.md): every module sits on a floor and imports only modules on
 lower floors, function-local imports included. So there are no cycles, and the three engines stay
-independent: they share the rule definitions (`rules`) and the target vocabulary (`targets`), nothing else."""
+independent: they share the rule definitions (`rules`) and the vocabularies of targets and conditions (`targets`,
+`conditions`), nothing else."""
 
 import ast
 from pathlib import Path
@@ -14,6 +15,7 @@ FLOORS = {
     # 0: definitions and settings, importing nothing of the package
     "rules": 0,
     "targets": 0,
+    "conditions": 0,
     "settings": 0,
     "compat": 0,
     "evaluation": 0,
@@ -38,6 +40,7 @@ FLOORS = {
     "canonize": 3,
     "beyond": 3,
     "methods": 3,
+    "concepts": 3,
     "text": 4,
     "explorer": 4,
     "transformer": 5,

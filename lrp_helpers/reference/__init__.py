@@ -17,8 +17,9 @@ max-pooling hands it to the winning input, Flatten reshapes it; a residual conne
 between its two summands.
 
 `lrp_helpers.convert.from_keras` reads a trained Keras model into these layers; this package imports nothing
-but NumPy and the package's definitions (`lrp_helpers.rules`, `lrp_helpers.targets`). Its modules: `layers`,
-`relevance` (the rules' implementations) and `network` (the backward pass, conservation).
+but NumPy and the package's definitions (`lrp_helpers.rules`, `lrp_helpers.targets`, `lrp_helpers.conditions`).
+Its modules: `layers`, `relevance` (the rules' implementations), `network` (the backward pass, conservation,
+conditional relevance) and `transformer` (the small transformer of notebook 10 and AttnLRP's rules, `Transformer`).
 """
 
 from ..rules import Composite
@@ -52,10 +53,11 @@ from .relevance import (
     _safe_divide,
     implementation,
 )
+from .transformer import Block, Transformer
 
 __all__ = [
-    "AlphaBeta", "ChannelAffine", "Composite", "Conservation", "Conv1D", "Conv2D", "Dense", "Embedding",
+    "AlphaBeta", "Block", "ChannelAffine", "Composite", "Conservation", "Conv1D", "Conv2D", "Dense", "Embedding",
     "Epsilon", "Explanation", "Flat", "Flatten", "Gamma", "GlobalMaxPool1D", "IMPLEMENTATIONS", "Identity",
-    "LRP0", "Layer", "Linear", "MaxPool1D", "MaxPool2D", "Network", "ReLU", "Residual", "WSquare", "ZBox",
-    "ZPlus", "_safe_divide", "conservation", "depth_composite", "implementation", "linear_layers",
+    "LRP0", "Layer", "Linear", "MaxPool1D", "MaxPool2D", "Network", "ReLU", "Residual", "Transformer", "WSquare",
+    "ZBox", "ZPlus", "_safe_divide", "conservation", "depth_composite", "implementation", "linear_layers",
 ]  # fmt: skip

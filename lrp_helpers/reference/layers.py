@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import rules
+from .. import conditions, rules
 from .relevance import _safe_divide, implementation
 
 # ---------------------------------------------------------------------------------------------
@@ -327,9 +327,14 @@ def _forward(layers: list[Layer], x: np.ndarray) -> list[np.ndarray]:
     return activations
 
 
-def _propagate(layers: list[Layer], activations, R, composite, record: dict) -> np.ndarray:
-    """The backward pass through `layers`, from R at their output to the relevance of their input."""
+def _propagate(layers: list[Layer], activations, R, composite, record: dict, condition=None) -> np.ndarray:
+    """The backward pass through `layers`, from R at their output to the relevance of their input. `condition`
+    ({layer name: channels}, `lrp_helpers.conditions`) zeroes, at the output of each layer it names, the relevance
+    of the channels it leaves out before it goes on (and before it is recorded)."""
     for layer, a in zip(reversed(layers), reversed(activations[:-1])):
+        if condition and layer.name in condition:
+            chosen = conditions.kept(layer.name, condition[layer.name], len(R), R.shape[-1])
+            R = R * chosen.reshape(len(R), *[1] * (R.ndim - 2), R.shape[-1])
         record[layer.name] = R
         R = layer.propagate(a, R, composite, record)
     return R

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import rules
+from .. import conditions, rules
 from ..rules import Composite
 from ..targets import resolve as resolve_targets
 from .layers import Layer, _forward, _names, _propagate
@@ -61,8 +61,23 @@ class Network:
     def logits(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)[-1]
 
-    def explain(self, x: np.ndarray, rule: rules.Rule | Composite, target=None) -> Explanation:
-        """Explain the logit of `target` (None: the predicted class; an int; or one per image)."""
+    def explain(self, x: np.ndarray, rule: rules.Rule | Composite, target=None, condition=None) -> Explanation:
+        """Explain the logit of `target` (None: the predicted class; an int; or one per image).
+
+        condition: Concept Relevance Propagation (Achtibat et al. 2023): {layer name: channels}
+        (`lrp_helpers.conditions`). As the backward pass reaches the output of a named layer, the relevance of
+        the channels (last axis) the condition leaves out is set to zero, and only the rest goes on; with several
+        layers each masks in turn. `layers` then holds the masked relevance at the named layers, and, below
+        them, the relevance that came through the kept channels alone.
+
+        Completeness: every rule (ε, γ, αβ, zᴮ, w², flat, for any composite), the layers without weights
+        (pooling's routing, reshaping) and the residual split are linear in the relevance they receive, their
+        weights and denominators fixed by the forward pass. So the explanations conditioned on each channel of a
+        layer, one at a time, add up to the unconditional explanation at every layer below it and at the input.
+        A condition can name the layers of `self.layers` (each is on every path from the logits to the input),
+        not layers inside a residual block, around which relevance also flows.
+        """
+        condition = conditions.check_layers(condition, [layer.name for layer in self.layers])
         activations = self.forward(x)
         logits = activations[-1]
         explained = resolve_targets("predicted" if target is None else target, logits)
@@ -70,7 +85,7 @@ class Network:
         rows = np.arange(len(logits))
         R[rows, explained] = logits[rows, explained]
         by_layer = {}
-        R = _propagate(self.layers, activations, R, rules.as_composite(rule), by_layer)
+        R = _propagate(self.layers, activations, R, rules.as_composite(rule), by_layer, condition)
         return Explanation(
             input=R,
             layers={name: by_layer[name] for name in _names(self.layers)},
