@@ -1,6 +1,6 @@
 """Train the miniVGG with each recipe on the full CIFAR-10 and print what it costs.
 
-    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes seed fast] [--seeds 42 43 44]
+    LRP_CIFAR10_DIR=... .venv/bin/python benchmarks/training_recipes.py [--recipes original fast] [--seeds 42 43 44]
         [--save] [--record FILE [--append]]
 
 For each recipe and seed: seconds per epoch, the first epoch (and wall time) at which test accuracy
@@ -31,7 +31,7 @@ def main():
         "--recipes",
         nargs="+",
         default=["original", "fast"],
-        help="seed, fast, fast_first (the fast recipe as first found), the trial variants fast_lr3, fast_lr6, "
+        help="original, fast, fast_first (the fast recipe as first found), the trial variants fast_lr3, fast_lr6, "
         "fast_lr20, fast_b64_ls, fast_sgd, or a variant of a recipe: fast:weight_decay=0.05,crop=2",
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[42], help="one training run per seed")

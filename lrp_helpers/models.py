@@ -81,8 +81,8 @@ class Recipe:
 ORIGINAL_RECIPE = Recipe()
 # The best of the trials in benchmarks/training_recipes.py (docs/measurements.md): the recipe as first found
 # (label smoothing 0.1, a 25% warm-up, the original dropout) averaged 85.07% over four runs, short of issue
-# 14's 85.5%; with label smoothing 0.2, a 15% warm-up and lighter dropout, seeds 42-44 reached lowest 85.73%,
-# mean 86.15% (benchmarks/results/fast_recipe_seeds.json).
+# 14's 85.5%; with label smoothing 0.2, a 15% warm-up and lighter dropout, seeds 42-44 reached lowest 85.90%,
+# mean 86.13% (benchmarks/results/fast_recipe_seeds.json).
 FAST_RECIPE = Recipe(
     name="fast",
     learning_rate=5e-3,

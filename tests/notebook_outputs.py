@@ -33,6 +33,41 @@ def table(name: str, table_name: str) -> dict:
     return found[table_name]
 
 
+ACROSS_RUNS = ROOT / "benchmarks" / "results" / "across_runs.json"
+COMMITTED = "committed"
+
+
+def _recorded_runs() -> dict:
+    """{"seed 42": what `benchmarks/across_runs.py` recorded for the clean model of seed 42, ...,
+    "poisoned seed 43": ... for notebook 06's poisoned model of seed 43, ...}"""
+    record = json.loads(ACROSS_RUNS.read_text())
+    runs = {f"seed {model['metadata']['seed']}": model for model in record["models"]}
+    return runs | {f"poisoned seed {model['metadata']['seed']}": model for model in record.get("poisoned", [])}
+
+
+def recorded_seeds(poisoned: bool = False) -> list[str]:
+    """ "seed 42", ... (or "poisoned seed 42", ...): the models whose tables `benchmarks/across_runs.py`
+    recomputed and recorded."""
+    return [run for run in _recorded_runs() if run.startswith("poisoned") == poisoned]
+
+
+def recorded_model(run: str) -> dict:
+    """What `benchmarks/across_runs.py` recorded for the model of `run` ("seed 42", "poisoned seed 43")."""
+    return _recorded_runs()[run]
+
+
+def run_table(name: str, table_name: str, run: str = COMMITTED) -> dict:
+    """Table `table_name` of notebook `name`: as committed (`run` = "committed"), or as
+    `benchmarks/across_runs.py` recomputed it on the model of a recorded seed (`run` = "seed 42")."""
+    if run == COMMITTED:
+        return table(name, table_name)
+    recorded = recorded_model(run).get("tables", {}).get(name, {})
+    assert table_name in recorded, (
+        f"{ACROSS_RUNS.name} has no table {table_name!r} of {name} for {run}: run benchmarks/across_runs.py again"
+    )
+    return recorded[table_name]
+
+
 def markdown(name: str) -> str:
     """All markdown cells of the committed notebook, joined."""
     return "\n\n".join("".join(c["source"]) for c in notebook(name)["cells"] if c["cell_type"] == "markdown")

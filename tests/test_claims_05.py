@@ -1,7 +1,13 @@
 """Notebook 05's and its solutions' words against their committed outputs: each run-dependent sentence of
-the prose has a test here that reads the table it rests on (`report.table` in the notebook)."""
+the prose has a test here that reads the table it rests on (`report.table` in the notebook). Where the sentence
+depends on the trained model, the test also reads the same table as `benchmarks/across_runs.py` recomputed it
+on the model of each recorded seed (benchmarks/results/across_runs.json), so the words hold across runs."""
 
-from notebook_outputs import markdown, table, text_outputs
+import math
+import re
+
+import pytest
+from notebook_outputs import COMMITTED, markdown, recorded_model, recorded_seeds, run_table, table, text_outputs
 
 NOTEBOOK = "05_evaluating_explanations"
 SOLUTIONS = "solutions/05_evaluating_explanations_solutions"
@@ -16,12 +22,29 @@ SENSITIVITY, INPUT_X_GRADIENT, RANDOM, EDGES = (
 SIGNED = [EPSILON, DEPTH, CONV_AB, INPUT_X_GRADIENT]
 NON_NEGATIVE = [ZPLUS, ZPLUS_RAW, SENSITIVITY, RANDOM, EDGES]
 MEAN, NOISE, ROAD = "mean colour", "uniform noise", "ROAD imputation"
-MANY = 3  # "by many standard errors"
+MANY = 3  # "by many standard errors", on the notebook's images
+CLEARLY = 2  # "Beyond about two, the difference is unlikely to be chance"
+RUNS = [COMMITTED, *recorded_seeds()]
+every_run = pytest.mark.parametrize("run", RUNS)
 
 
-def ranked(replacement, among=None):
-    rows = table(NOTEBOOK, "abpc")
-    return sorted(among or rows, key=lambda name: -rows[name][replacement])
+def ranked(replacement, run=COMMITTED):
+    rows = run_table(NOTEBOOK, "abpc", run)
+    return sorted(rows, key=lambda name: -rows[name][replacement])
+
+
+def images(run):
+    """The number of test images `run`'s region perturbation used."""
+    if run == COMMITTED:
+        return int(re.search(r"(\d+) test images; canonized", text_outputs(NOTEBOOK)).group(1))
+    return recorded_model(run)["images"][NOTEBOOK]
+
+
+def many(run):
+    """ "By many standard errors" on `run`'s images: a paired difference in standard errors grows with the
+    square root of the number of images, so a seed's fewer images are held to MANY scaled down from the
+    notebook's to theirs, and never to less than CLEARLY."""
+    return max(CLEARLY, MANY * math.sqrt(images(run) / images(COMMITTED)))
 
 
 # --- Canonization and conservation ------------------------------------------------------------------
@@ -33,11 +56,12 @@ def test_canonization_keeps_the_logits():
     assert difference < 1e-4
 
 
-def test_z_plus_conserves_on_the_canonized_network_and_not_as_trained():
+@every_run
+def test_z_plus_conserves_on_the_canonized_network_and_not_as_trained(run):
     """ "z⁺ hands the whole explained logit to the pixels on almost every image"; "as trained ... only a
     small part"; "LRP-ε and Montavon et al.'s composite ... deliver little"; "the αβ-conv composite ...
     more of the logit arrives"."""
-    rows = table(NOTEBOOK, "arrived")
+    rows = run_table(NOTEBOOK, "arrived", run)
     assert abs(rows[ZPLUS]["median"] - 1) < 1e-3
     assert rows[ZPLUS]["images within 0.1%"] > 0.9
     assert rows[ZPLUS_RAW]["median"] < 0.5
@@ -45,11 +69,14 @@ def test_z_plus_conserves_on_the_canonized_network_and_not_as_trained():
     assert rows[CONV_AB]["median"] > max(rows[EPSILON]["median"], rows[DEPTH]["median"])
 
 
-def test_z_plus_as_trained_loses_the_logit_at_the_batchnorm_layers():
-    """ "All of it is lost at the BatchNorm layers"; the summary: "loses most of the logit"."""
-    rows = table(NOTEBOOK, "z_plus_lost")
+@every_run
+def test_z_plus_as_trained_loses_the_logit_at_the_batchnorm_layers(run):
+    """ "All of it is lost at the BatchNorm layers" (elsewhere less than 1e-4 of the logit, as notebook 04's test
+    of the same sentence has it: neurons active through a positive bias alone); the summary: "loses most of the
+    logit"."""
+    rows = run_table(NOTEBOOK, "z_plus_lost", run)
     assert rows["at the BatchNorm layers"]["value"] > 0.5
-    assert abs(rows["at all other layers"]["value"]) < 1e-6
+    assert abs(rows["at all other layers"]["value"]) < 1e-4
 
 
 def test_the_markdown_says_what_canonization_does_not_restore():
@@ -61,79 +88,87 @@ def test_the_markdown_says_what_canonization_does_not_restore():
 # --- Region perturbation ----------------------------------------------------------------------------
 
 
-def test_under_road_every_method_beats_random_and_the_composites_lead():
-    versus = table(NOTEBOOK, "abpc_vs_random")
-    assert all(versus[name][ROAD] > MANY for name in versus)
-    assert set(ranked(ROAD)[:2]) == {CONV_AB, DEPTH}
-    assert ranked(ROAD).index(ZPLUS) == 2
+@every_run
+def test_under_road_every_method_beats_random_and_the_composites_lead(run):
+    """ "puts every method above random by many standard errors; the αβ-conv composite and Montavon et al.'s
+    composite lead, ahead of z⁺" (canonized or as trained: the two score alike)."""
+    versus = run_table(NOTEBOOK, "abpc_vs_random", run)
+    assert all(versus[name][ROAD] > many(run) for name in versus)
+    assert set(ranked(ROAD, run)[:2]) == {CONV_AB, DEPTH}
+    assert ranked(ROAD, run)[2] in (ZPLUS, ZPLUS_RAW)
 
 
-def test_mean_colour_ranks_the_conv_composite_then_z_plus_ahead_of_montavons_composite():
+@every_run
+def test_mean_colour_ranks_the_conv_composite_then_z_plus_ahead_of_montavons_composite(run):
     """ "the αβ-conv composite leads, then z⁺ (canonized or not), ahead of Montavon et al.'s composite; LRP-ε
-    and input × gradient score only a small fraction of z⁺'s ABPC"."""
-    order = ranked(MEAN)
+    and input × gradient score far below z⁺, less than half its ABPC"."""
+    order = ranked(MEAN, run)
     assert order[0] == CONV_AB
     assert set(order[1:3]) == {ZPLUS, ZPLUS_RAW}
     assert order.index(DEPTH) > 2
-    rows = table(NOTEBOOK, "abpc")
-    assert rows[EPSILON][MEAN] < 0.25 * rows[ZPLUS][MEAN]
-    assert rows[INPUT_X_GRADIENT][MEAN] < 0.25 * rows[ZPLUS][MEAN]
+    rows = run_table(NOTEBOOK, "abpc", run)
+    assert rows[EPSILON][MEAN] < 0.5 * rows[ZPLUS][MEAN]
+    assert rows[INPUT_X_GRADIENT][MEAN] < 0.5 * rows[ZPLUS][MEAN]
 
 
-def test_uniform_noise_puts_montavons_composite_below_random():
+@every_run
+def test_uniform_noise_puts_montavons_composite_below_random(run):
     """ "below random, by many standard errors: its most relevant regions cost less than random ones, its
     least relevant ones more"; the summary: the αβ-conv composite and z⁺ stay above random."""
-    assert table(NOTEBOOK, "abpc_vs_random")[DEPTH][NOISE] < -MANY
-    aopc = table(NOTEBOOK, "aopc")
+    versus = run_table(NOTEBOOK, "abpc_vs_random", run)
+    assert versus[DEPTH][NOISE] < -many(run)
+    aopc = run_table(NOTEBOOK, "aopc", run)
     assert aopc[DEPTH][f"MoRF, {NOISE}"] < aopc[RANDOM][f"MoRF, {NOISE}"]
     assert aopc[DEPTH][f"LeRF, {NOISE}"] > aopc[RANDOM][f"LeRF, {NOISE}"]
-    versus = table(NOTEBOOK, "abpc_vs_random")
-    assert versus[CONV_AB][NOISE] > MANY and versus[ZPLUS][NOISE] > MANY
+    assert versus[CONV_AB][NOISE] > many(run) and versus[ZPLUS][NOISE] > many(run)
 
 
-def test_signed_maps_lerf_rises_above_the_start_and_non_negative_ones_barely():
-    rows = table(NOTEBOOK, "lerf_rise")
+@every_run
+def test_signed_maps_lerf_rises_above_the_start_and_non_negative_ones_barely(run):
+    rows = run_table(NOTEBOOK, "lerf_rise", run)
     assert {name for name, row in rows.items() if row["kind"] == "signed"} == set(SIGNED)
     assert rows[DEPTH][ROAD] > 0.1 and rows[CONV_AB][ROAD] > 0.1
     highest_non_negative = max(rows[name][r] for name in NON_NEGATIVE for r in (MEAN, NOISE, ROAD))
     assert highest_non_negative < rows[DEPTH][ROAD] / 3
 
 
-def test_ranking_within_kind_is_shown_for_every_replacement():
-    rows = table(NOTEBOOK, "ranked_within_kind")
+@every_run
+def test_ranking_within_kind_is_shown_for_every_replacement(run):
+    rows = run_table(NOTEBOOK, "ranked_within_kind", run)
     assert len(rows) == 6
     assert rows[f"signed, {ROAD}"]["best to worst by ABPC"].split(" > ")[0] == CONV_AB
 
 
-def test_noise_effect_follows_the_sign_of_the_composite():
+@every_run
+def test_noise_effect_follows_the_sign_of_the_composite(run):
     """The prediction and "The table bears the prediction out": the extra drop under noise falls as
     relevance rises, most for the composite, weakly for LRP-ε and input × gradient, not for the non-negative
-    maps; the composite loses the most ABPC to noise; "Every map loses some ABPC with noise, sensitivity
-    least"."""
-    rows = table(NOTEBOOK, "noise_extra")
+    maps; the composite loses the most ABPC to noise; "Every other map's ABPC moves less with the noise than the
+    composite's"."""
+    rows = run_table(NOTEBOOK, "noise_extra", run)
     correlation = "rank correlation: relevance vs the noise's extra drop"
     loss = "ABPC with noise − ABPC with mean colour"
     assert min(rows, key=lambda name: rows[name][correlation]) == DEPTH
     assert rows[DEPTH][correlation] < -0.1
     assert -0.1 < rows[EPSILON][correlation] < 0 and -0.1 < rows[INPUT_X_GRADIENT][correlation] < 0
     assert all(rows[name][correlation] >= 0 for name in NON_NEGATIVE if name in rows)
-    assert min(rows, key=lambda name: rows[name][loss]) == DEPTH
-    assert all(row[loss] < 0 for row in rows.values())
-    assert max(rows, key=lambda name: rows[name][loss]) == SENSITIVITY
+    assert rows[DEPTH][loss] < 0
+    assert all(abs(row[loss]) < abs(rows[DEPTH][loss]) for name, row in rows.items() if name != DEPTH)
 
 
-def test_z_plus_follows_edges_and_edges_alone_earn_about_half_its_score():
+@every_run
+def test_z_plus_follows_edges_and_edges_alone_earn_about_half_its_score(run):
     """ "its region ranking follows the edge strength far more closely than any other method's"; the edges
     control "under every replacement ... scores above random by many standard errors, about half of z⁺'s
     ABPC"; "by RMS pixel change they change z⁺'s most relevant half about as much as a random half (ROAD
     ... changes it more)"."""
-    rows = table(NOTEBOOK, "edges")
+    rows = run_table(NOTEBOOK, "edges", run)
     correlation = "rank correlation with edge strength"
     others = [name for name in rows if name not in (EDGES, ZPLUS, ZPLUS_RAW)]
     assert min(rows[ZPLUS][correlation], rows[ZPLUS_RAW][correlation]) > 2 * max(rows[n][correlation] for n in others)
-    abpc, versus = table(NOTEBOOK, "abpc"), table(NOTEBOOK, "abpc_vs_random")
+    abpc, versus = run_table(NOTEBOOK, "abpc", run), run_table(NOTEBOOK, "abpc_vs_random", run)
     for replacement in (MEAN, NOISE, ROAD):
-        assert versus[EDGES][replacement] > MANY
+        assert versus[EDGES][replacement] > many(run)
         assert 0.35 < abpc[EDGES][replacement] / abpc[ZPLUS][replacement] < 0.75
     for replacement in (MEAN, NOISE):
         change = rows[ZPLUS][f"pixel change, {replacement}"] / rows[RANDOM][f"pixel change, {replacement}"]
@@ -144,16 +179,18 @@ def test_z_plus_follows_edges_and_edges_alone_earn_about_half_its_score():
 # --- Model randomisation ----------------------------------------------------------------------------
 
 
-def test_only_z_plus_absolute_maps_survive_the_top_layer():
-    rows = table(NOTEBOOK, "randomisation")
+@every_run
+def test_only_z_plus_absolute_maps_survive_the_top_layer(run):
+    rows = run_table(NOTEBOOK, "randomisation", run)
     first = "absolute, + logits"  # the logits layer randomised, the first stage of the cascade
     assert rows[ZPLUS][first] > 0.9 and rows[ZPLUS_RAW][first] > 0.9
     assert all(row[first] < 0.9 for name, row in rows.items() if name not in (ZPLUS, ZPLUS_RAW))
 
 
-def test_signed_z_plus_keeps_or_flips_as_the_random_logit_turns_negative():
-    rows = table(NOTEBOOK, "randomisation")
-    negative = next(iter(table(NOTEBOOK, "random_logit").values()))["value"]
+@every_run
+def test_signed_z_plus_keeps_or_flips_as_the_random_logit_turns_negative(run):
+    rows = run_table(NOTEBOOK, "randomisation", run)
+    negative = next(iter(run_table(NOTEBOOK, "random_logit", run).values()))["value"]
     for name in (ZPLUS, ZPLUS_RAW):
         kept, flipped = rows[name]["signed, kept (> 0.9)"], rows[name]["signed, flipped (< −0.9)"]
         assert kept + flipped > 0.95
