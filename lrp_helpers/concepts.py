@@ -127,6 +127,15 @@ def crop_box(heatmap: np.ndarray, threshold: float = 0.1) -> tuple[int, int, int
     return int(rows.min()), int(rows.max()) + 1, int(columns.min()), int(columns.max()) + 1
 
 
+def crops(images: np.ndarray, chosen: np.ndarray, boxes: np.ndarray) -> list[list[np.ndarray]]:
+    """Per row of `chosen` ((S, k) image indices) and `boxes` ((S, k, 4), `crop_box`), its k images cut to their
+    boxes."""
+    return [
+        [images[i][top:bottom, left:right] for i, (top, bottom, left, right) in zip(row, row_boxes)]
+        for row, row_boxes in zip(chosen, boxes)
+    ]
+
+
 @dataclass
 class Atlas:
     """Reference images of a layer's channels over a dataset (module doc), by RelMax and by ActMax.

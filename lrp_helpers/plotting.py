@@ -327,3 +327,22 @@ def plot_bar_grid(panels: dict, colours: dict | None = None, xlabel: str = ""):
     axes[0, 0].invert_yaxis()
     fig.supxlabel(xlabel)
     return fig
+
+
+def plot_concept_rows(rows: dict, image=None, heatmaps: dict | None = None, width: float = 1.1):
+    """One row per concept ({label: [reference crops]}), the crops side by side; with `heatmaps` ({label:
+    conditional heatmap (H, W)}) each row starts with its heatmap, over `image` if given, on its own scale."""
+    lead = int(heatmaps is not None)
+    columns = lead + max(len(crops) for crops in rows.values())
+    fig, axes = plt.subplots(len(rows), columns, figsize=(width * (columns + 1.2), width * len(rows)), squeeze=False)
+    for axes_row, (label, crops) in zip(axes, rows.items()):
+        for ax in axes_row:
+            ax.axis("off")
+        if lead:
+            heatmap = heatmaps[label]
+            show_relevance(axes_row[0], heatmap, float(np.abs(heatmap).max()) or 1.0, image)
+        for ax, crop in zip(axes_row[lead:], crops):
+            ax.imshow(crop)
+        axes_row[0].text(-0.1, 0.5, label, transform=axes_row[0].transAxes, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=0.2, wspace=0.08, hspace=0.12)
+    return fig

@@ -147,3 +147,10 @@ def test_a_switch_with_nothing_off_is_the_model(committed, images):
         np.testing.assert_allclose(switch.logits(images), models.logits(committed, images), rtol=1e-5, atol=1e-5)
         everything_off = switch.logits(images, np.ones((len(images), 64), bool))
     assert np.ptp(everything_off, axis=0).max() < 1e-5  # nothing of the image passes block2_conv2 any more
+
+
+def test_crops_by_hand():
+    images = np.arange(2 * 4 * 4).reshape(2, 4, 4)
+    cut = concepts.crops(images, np.array([[1, 0]]), np.array([[[0, 2, 1, 3], [3, 4, 0, 4]]]))
+    np.testing.assert_array_equal(cut[0][0], [[17, 18], [21, 22]])
+    np.testing.assert_array_equal(cut[0][1], [[12, 13, 14, 15]])

@@ -154,3 +154,14 @@ def test_spray_figure_marks_the_zero_eigenvalues_and_has_a_colour_bar():
     assert "0 (2×)" in spectrum.get_legend().get_texts()[1].get_text()
     assert fig.axes[-1].get_ylabel() == "relevance / max |relevance|"
     plt.close(fig)
+
+
+def test_plot_concept_rows_layout():
+    crops = [np.zeros((3, 4, 3)), np.ones((5, 2, 3))]
+    heatmap = np.zeros((8, 8))
+    heatmap[2, 3] = -1.0
+    fig = plotting.plot_concept_rows({"a": crops, "b": crops[:1]}, np.zeros((8, 8, 3)), {"a": heatmap, "b": heatmap})
+    assert len(fig.axes) == 2 * 3
+    assert [ax.texts[0].get_text() for ax in fig.axes[::3]] == ["a", "b"]
+    assert fig.axes[4].images[0].get_array().shape == (3, 4, 3)  # row b: its heatmap, then its one crop
+    plt.close(fig)
