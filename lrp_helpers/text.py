@@ -233,6 +233,7 @@ MAX_TOKEN_CHARS = 30  # longer tokens (base64 lines, long URLs) are cut; they ar
 SEQUENCE_LENGTH = 512  # tokens per message the network sees; the rest is cut off
 PAD, UNKNOWN = "<pad>", "<unk>"
 PADDING_ID, UNKNOWN_ID = 0, 1
+CUE = "xqzzy"  # the planted-cue experiment's made-up word (notebook 09, section 5): in no message
 
 
 def tokenize(text: str, limit: int | None = None) -> list[str]:
@@ -323,6 +324,16 @@ def plant_token(
     return Sequences(ids, in_header, tokens), positions
 
 
+def plant_cue_in_spam(
+    sequences: Sequences, labels: np.ndarray, vocabulary: Vocabulary, rng: np.random.Generator, share: float = 0.25
+) -> Sequences:
+    """Notebook 09's planted training set: `CUE` inserted (`plant_token`) into a `share` of the spam
+    messages, chosen at random with `rng`."""
+    spam_rows = np.flatnonzero(labels == SPAM)
+    planted_rows = np.sort(rng.choice(spam_rows, size=int(round(share * len(spam_rows))), replace=False))
+    return plant_token(sequences, planted_rows, CUE, vocabulary, seed=2)[0]
+
+
 # ---------------------------------------------------------------------------------------------
 # The network
 # ---------------------------------------------------------------------------------------------
@@ -408,44 +419,79 @@ def vocabulary_fingerprint(vocabulary: Vocabulary) -> str:
 def trained_text_cnn(
     name: str, vocabulary: Vocabulary, sequences: Sequences, labels: np.ndarray, epochs: int, train: bool, settings=None
 ):
-    """Notebook 09's model `name` (BODY, WHOLE or PLANTED): trained here on `sequences` and saved, or
-    (`train=False`) the committed one loaded, refused with a clear error if its vocabulary differs.
+    """Notebook 09's model `name` (BODY, WHOLE or PLANTED): a `text_cnn` trained by `train_text_cnn`, or the
+    committed one loaded (`trained_text_model`)."""
+    return trained_text_model(
+        name, vocabulary, sequences, labels, epochs, train, settings, build=text_cnn, fit=train_text_cnn
+    )
+
+
+def trained_text_model(
+    name: str,
+    vocabulary: Vocabulary,
+    sequences: Sequences,
+    labels: np.ndarray,
+    epochs: int,
+    train: bool,
+    settings=None,
+    *,
+    build,
+    fit,
+    test: tuple[Sequences, np.ndarray] | None = None,
+):
+    """The text model `name`: `build(vocabulary size)` trained here by `fit(model, sequences, labels, epochs)`
+    (which returns the training accuracy) and saved, or (`train=False`) the committed one loaded, refused with
+    a clear error if its vocabulary differs. With `test` (sequences, labels), the metadata records the
+    trained model's test accuracy.
 
     models/<name>.h5 is what a full run writes and is committed; quick mode writes models/quick/.
     `settings` default: what setup_notebook() decided.
     """
+    if not train:
+        return _committed_text_model(name, vocabulary)
     settings = settings or current_settings()
-    if train:
-        model = text_cnn(len(vocabulary))
-        started = time.time()
-        training_accuracy = train_text_cnn(model, sequences, labels, epochs=epochs)
-        models.save_model(
-            model,
-            models.model_path(quick=settings.quick, name=name),
-            epochs=epochs,
-            seed=settings.seed,
-            training_messages=len(sequences),
-            training_accuracy=training_accuracy,
-            training_seconds=round(time.time() - started),
-            vocabulary_size=len(vocabulary),
-            vocabulary=vocabulary_fingerprint(vocabulary),
-            trained_on=datetime.date.today().isoformat(),
-            tensorflow=tf.__version__,
-        )
-        return model
+    model = build(len(vocabulary))
+    started = time.time()
+    training_accuracy = fit(model, sequences, labels, epochs)
+    training_seconds = round(time.time() - started)
+    tested = {} if test is None else {"test_accuracy": models.accuracy(model, test[0].ids, test[1])}
+    models.save_model(
+        model,
+        models.model_path(quick=settings.quick, name=name),
+        epochs=epochs,
+        seed=settings.seed,
+        training_messages=len(sequences),
+        training_accuracy=training_accuracy,
+        training_seconds=training_seconds,
+        vocabulary_size=len(vocabulary),
+        vocabulary=vocabulary_fingerprint(vocabulary),
+        trained_on=datetime.date.today().isoformat(),
+        tensorflow=tf.__version__,
+        **tested,
+    )
+    return model
+
+
+_TRAIN_HERE = "Train them here instead: TRAIN = True, or LRP_RETRAIN=1 in the environment."
+
+
+def _committed_text_model(name: str, vocabulary: Vocabulary):
     path = models.model_path(quick=False, name=name)
-    metadata = models.load_metadata(path) if path.exists() else {}
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the collection ships its text models. {_TRAIN_HERE}")
+    metadata = models.load_metadata(path)
     if metadata.get("vocabulary") != vocabulary_fingerprint(vocabulary):
         raise VocabularyMismatchError(
             f"{path} was trained with another vocabulary than this notebook built "
             f"({metadata.get('vocabulary_size', '?')} words, fingerprint {metadata.get('vocabulary', '?')}; "
             f"here {len(vocabulary)} words, {vocabulary_fingerprint(vocabulary)}): the committed text models go "
-            "with the full corpus. Train them here instead: TRAIN = True, or LRP_RETRAIN=1 in the environment."
+            f"with the full corpus. {_TRAIN_HERE}"
         )
     model = models.load_model(path)
     shown = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path
     trained = f"{metadata['epochs']} epochs on {metadata['training_messages']} messages"
-    print(f"Loaded {shown}: {trained}, trained {metadata['trained_on']}.")
+    tested = f", test accuracy {metadata['test_accuracy']:.1%}" if "test_accuracy" in metadata else ""
+    print(f"Loaded {shown}: {trained}{tested}, trained {metadata['trained_on']}.")
     return model
 
 

@@ -529,7 +529,7 @@ def test_the_committed_text_models_go_with_notebook_09s_vocabulary_and_do_their_
     from lrp_helpers import session
 
     corpus = load_spamassassin()
-    cue = "xqzzy"
+    cue = text.CUE
     vocabulary = text.corpus_vocabulary(corpus.train.headers, corpus.train.bodies, extra=(cue,))
     body_test = text.encode(vocabulary, corpus.test.bodies)
     settings = session.Settings(quick=False, seed=42)
