@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import compat, keras_layers, rules
+from .graphs import OwnGraph
 from .targets import resolve as resolve_targets
 
 INPUT_RANGE = (-0.5, 1.5)  # images are scaled to [0, 1]; far outside this means a wrong scale
@@ -303,7 +304,7 @@ def innvestigate_rules(rule: rules.Rule | rules.Composite) -> dict:
     return {"rule": conditions, "bn_layer_rule": innvestigate_rule(batchnorm)}
 
 
-class Analyzer:
+class Analyzer(OwnGraph):
     """An iNNvestigate analyzer for a trained Keras model, built in its own graph (see module doc).
 
     model:      a trained Keras model (softmax output is fine; it is removed)
@@ -358,15 +359,10 @@ class Analyzer:
             self.params.setdefault("bn_layer_rule", params["rule"])  # the unfused BN path crashes
         self.input_shape = tuple(model.input_shape[1:])
         self.num_classes = int(model.output_shape[-1])
-        config, weights = model.get_config(), model.get_weights()
-
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
+        super().__init__()
         start = time.perf_counter()
-        with self._inside():
-            tf.keras.backend.set_learning_phase(0)
-            rebuilt = type(model).from_config(config)
-            rebuilt.set_weights(weights)
+        rebuilt = self.rebuild(model)
+        with self.inside():
             self.model = innvestigate.model_wo_softmax(rebuilt)
             # Keeping the weight tensors the rules compute (w⁺, w², ...) symbolic makes builds 3-5x faster:
             # evaluating each into a constant is most of the build time.
@@ -379,15 +375,10 @@ class Analyzer:
         self.build_seconds = time.perf_counter() - start
         self.keep_layers = keep_layers
 
-    @contextlib.contextmanager
-    def _inside(self):
-        with self.graph.as_default(), self.session.as_default():
-            yield
-
     def logits(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """The analysed (softmax-free) model's output; for a plain forward pass use `models.logits`."""
         images = check_images(images, self.input_shape, self.input_range)
-        with self._inside():
+        with self.inside():
             return self.model.predict(images, batch_size=batch_size, verbose=0)
 
     def targets(self, images: np.ndarray, target="predicted") -> np.ndarray:
@@ -408,7 +399,7 @@ class Analyzer:
             return np.stack([self.analyze(images, c, batch_size) for c in range(self.num_classes)], axis=1)
         targets = self.targets(images, target)
         out = []
-        with self._inside():
+        with self.inside():
             for start in range(0, len(images), batch_size):
                 batch, batch_targets = images[start : start + batch_size], targets[start : start + batch_size]
                 if self.keep_layers:
@@ -420,7 +411,7 @@ class Analyzer:
     def _run(self, images, targets) -> list[np.ndarray]:
         """All outputs of iNNvestigate's analyzer model: the analysis, then the kept tensors.
         (iNNvestigate's own `analyze` fails to sort the kept tensors, so we call the model.)"""
-        with self._inside():
+        with self.inside():
             return compat.run_analyzer_model(self._analyzer, images, targets)
 
     def relevance_per_layer(self, images: np.ndarray, target="predicted") -> LayerRelevance:
@@ -438,15 +429,6 @@ class Analyzer:
             if relevance.shape[1:] != expected[1:]:
                 raise RuntimeError(f"relevance for {layer.name} has shape {relevance.shape}, expected {expected}")
         return LayerRelevance([layer.name for layer in layers], list(kept[: len(layers)]), targets)
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.close()
 
     def __repr__(self):
         if self.rule is not None:

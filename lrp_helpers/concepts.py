@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import conditions, engine
+from .graphs import OwnGraph
 from .targets import resolve as resolve_targets
 
 
@@ -192,7 +193,7 @@ def _reference_maps(lrp, images, labels, layer, channels, chosen, batch_size) ->
     return maps.reshape(*chosen.shape, *maps.shape[1:])
 
 
-class Switch:
+class Switch(OwnGraph):
     """The logits of `model` with chosen channels of `layer` switched off: their output set to zero at every
     position, the rest of the network unchanged. It runs a copy of the model in a graph of its own (as
     `engine.Engine` does), so it can be asked again and again at a constant cost."""
@@ -202,13 +203,9 @@ class Switch:
         if layer not in names:
             raise ValueError(f"the model has no layer {layer!r}; choose among {', '.join(names)}")
         self.layer = layer
-        config, weights = model.get_config(), model.get_weights()
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        with self.graph.as_default(), self.session.as_default():
-            tf.keras.backend.set_learning_phase(0)
-            rebuilt = type(model).from_config(config)
-            rebuilt.set_weights(weights)
+        super().__init__()
+        rebuilt = self.rebuild(model)
+        with self.inside():
             self._build(rebuilt)
 
     def _build(self, model):
@@ -233,7 +230,7 @@ class Switch:
         if off is not None:
             off_mask = conditions.kept(self.layer, off, len(images), self.channels)
         kept = (~off_mask).astype(np.float32)
-        with self.graph.as_default(), self.session.as_default():
+        with self.inside():
             return np.concatenate(
                 [
                     self.session.run(
@@ -250,12 +247,3 @@ class Switch:
         targets = resolve_targets(target, intact)
         rows = np.arange(len(images))
         return intact[rows, targets] - self.logits(images, off, batch_size)[rows, targets]
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.close()

@@ -21,7 +21,6 @@ AttnLRP, CP-LRP, or plain input × gradient, one modified backward pass per oper
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import conditions, keras_layers, rules
+from .graphs import OwnGraph
 from .targets import resolve as resolve_targets
 
 
@@ -161,7 +161,7 @@ def _chosen(table: dict, names, what: str) -> dict:
     return {name: table[name] for name in names}
 
 
-class Engine:
+class Engine(OwnGraph):
     """LRP with `rule` (a spec or composite, `lrp_helpers.rules`) on a sequential Keras model (module doc)."""
 
     def __init__(self, model, rule: rules.Rule | rules.Composite):
@@ -170,19 +170,10 @@ class Engine:
         for layer_rule in (self.composite.default, *self.composite.rules.values(), *self.composite.by_kind.values()):
             if rules.spec_type(layer_rule) not in IMPLEMENTATIONS:
                 raise TypeError(f"the TensorFlow engine implements no rule {layer_rule!r}")
-        config, weights = model.get_config(), model.get_weights()
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        with self._inside():
-            tf.keras.backend.set_learning_phase(0)
-            rebuilt = type(model).from_config(config)
-            rebuilt.set_weights(weights)
+        super().__init__()
+        rebuilt = self.rebuild(model)
+        with self.inside():
             self._build(rebuilt)
-
-    @contextlib.contextmanager
-    def _inside(self):
-        with self.graph.as_default(), self.session.as_default():
-            yield
 
     def _build(self, model):
         layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
@@ -271,21 +262,12 @@ class Engine:
         """`fetches` (a tensor or a dict of them) for `feeds` (placeholder -> one row per input), batch by batch,
         joined."""
         count = len(feeds[self.inputs])
-        with self._inside():
+        with self.inside():
             parts = [
                 self.session.run(fetches, {tensor: rows[start : start + batch_size] for tensor, rows in feeds.items()})
                 for start in range(0, count, batch_size)
             ]
         return tf.nest.map_structure(lambda *batches: np.concatenate(batches), *parts)
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.close()
 
 
 # The transformer of notebook 10 (`lrp_helpers.transformer.text_transformer`) -------------------------------------
@@ -439,7 +421,7 @@ def _transformer_layers(model) -> list[tuple[str, str, dict]]:
     return tf.nest.map_structure(lambda leaf: values.get(id(leaf), leaf), structure)
 
 
-class TransformerEngine:
+class TransformerEngine(OwnGraph):
     """LRP (AttnLRP, CP-LRP: `rules.transformer_composite`) or input × gradient on a `text_transformer`.
 
         with engine.TransformerEngine(model, rules.transformer_composite("attnlrp")) as lrp:
@@ -477,9 +459,8 @@ class TransformerEngine:
         else:
             self._passes = _Rules(rules.as_composite(rule))
         layers = _transformer_layers(model)
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        with self.graph.as_default():
+        super().__init__()
+        with self.inside():
             self._build(layers, model.input_shape[1], tf.as_dtype(dtype))
 
     def _build(self, layers, length, dtype):
@@ -573,12 +554,3 @@ class TransformerEngine:
                 feed[self.target_classes] = targets[start : start + batch_size]
             parts.append(self.session.run(fetches, feed))
         return tf.nest.map_structure(lambda *batches: np.concatenate(batches), *parts)
-
-    def close(self):
-        self.session.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_):
-        self.close()

@@ -26,6 +26,7 @@ FLOORS = {
     "reference": 1,
     "scratch": 1,
     "keras_layers": 1,
+    "graphs": 1,
     "data": 1,
     "session": 1,
     # 2: the TensorFlow engines (iNNvestigate's, ours); a Keras model read into the reference; models
