@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from notebook_outputs import markdown, notebook, table, text_outputs
+from notebook_outputs import markdown, table, text_outputs
 
 NOTEBOOK = "11_concepts"
 SOLUTIONS = "solutions/11_concepts_solutions"
@@ -15,17 +15,6 @@ PATCH_AREA = 16 / 1024
 
 def _column(rows: dict, column: str) -> np.ndarray:
     return np.array([row[column] for row in rows.values()])
-
-
-@pytest.mark.parametrize("name", [NOTEBOOK, SOLUTIONS])
-def test_no_ci_or_test_talk_in_the_lesson(name):
-    assert not re.search(r"\bCI\b|nbval|tests/|pytest|headless|quick mode", markdown(name))
-
-
-def test_the_lesson_code_is_tagged_and_short():
-    tagged = [c for c in notebook(NOTEBOOK)["cells"] if "lesson-code" in c.get("metadata", {}).get("tags", [])]
-    assert 1 <= len(tagged) <= 4
-    assert all(len("".join(c["source"]).splitlines()) <= 12 for c in tagged)
 
 
 def test_the_prose_types_no_run_dependent_numbers():

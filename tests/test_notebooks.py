@@ -13,6 +13,7 @@ from conftest import ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*_solutions.ipynb"))
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+CI_OR_TEST_TALK = re.compile(r"\bCI\b|nbval|tests/|pytest|\btest_|headless|Chromium")
 
 
 def _cells(path):
@@ -118,6 +119,19 @@ def test_saved_cells_are_the_package_code():
     assert saved, f"no notebook cell starts with {SAVED}"
     for notebook, name, source in saved:
         assert source in package.get(name, []), f"{notebook}: {name} differs from its lrp_helpers version"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_code_a_lesson_shows_on_its_slides_is_tagged_and_short(path):
+    """The deck (tools/slides.py) shows the code of `lesson-code` cells only: one to four short ones."""
+    tagged = [cell for cell in _cells(path) if "lesson-code" in cell.get("metadata", {}).get("tags", [])]
+    assert 1 <= len(tagged) <= 4
+    assert all(len(_source(cell).splitlines()) <= 12 for cell in tagged)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
+def test_lessons_talk_about_the_lesson_not_about_ci_or_tests(path):
+    assert not CI_OR_TEST_TALK.findall(_prose(path))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
