@@ -115,22 +115,22 @@ def text_transformer(
 # ---------------------------------------------------------------------------------------------
 
 CLEAN, PLANTED = "text_transformer", "text_transformer_planted"  # by file name, as notebook 09's models
-# In 4 epochs (notebook 10's), 10-15 s each on two cores, these reach the test accuracy of notebook 09's CNN, and
-# the planted model learns the cue with every seed we tried (42-44); 8 epochs at 1e-3 in batches of 128 were as
-# accurate, but from one of three seeds the planted model came out no more moved by the cue than the clean one.
-BATCH_SIZE, LEARNING_RATE = 32, 5e-4
+# In 4 epochs, 10-15 s each on two cores, these reach the test accuracy of notebook 09's CNN, and the planted
+# model learns the cue with every seed we tried (42-44); 8 epochs at 1e-3 in batches of 128 were as accurate, but
+# from one of three seeds the planted model came out no more moved by the cue than the clean one.
+EPOCHS, BATCH_SIZE, LEARNING_RATE = 4, 32, 5e-4
 
 
 def train_text_transformer(
     model,
     sequences: Sequences,
     labels: np.ndarray,
-    epochs: int,
+    epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
     learning_rate: float = LEARNING_RATE,
 ) -> float:
     """Notebook 09's training (`text.train_text_cnn`: Adam, cross-entropy, then the logits centred) at the
-    transformer's batch size and learning rate. Returns the final training accuracy."""
+    transformer's epochs, batch size and learning rate. Returns the final training accuracy."""
     return train_text_cnn(model, sequences, labels, epochs, batch_size, learning_rate)
 
 
@@ -139,25 +139,23 @@ def trained_text_transformer(
     vocabulary: Vocabulary,
     sequences: Sequences,
     labels: np.ndarray,
-    epochs: int,
+    epochs: int | None,
     train: bool,
-    settings=None,
-    test: tuple[Sequences, np.ndarray] | None = None,
+    **options,
 ):
-    """Notebook 10's model `name` (CLEAN or PLANTED): a `text_transformer` trained by `train_text_transformer`
-    and saved, its test accuracy on `test` (sequences, labels) in the metadata, or (`train=False`) the
-    committed one loaded, refused with a clear error if its vocabulary differs (`text.trained_text_model`)."""
+    """Notebook 10's model `name` (CLEAN or PLANTED): `text.trained_text_model` (its `options`: settings, test)
+    with a `text_transformer` trained by `train_text_transformer` for `epochs` (None: EPOCHS), or the committed
+    one loaded."""
     return trained_text_model(
         name,
         vocabulary,
         sequences,
         labels,
-        epochs,
+        epochs or EPOCHS,
         train,
-        settings,
         build=text_transformer,
         fit=train_text_transformer,
-        test=test,
+        **options,
     )
 
 

@@ -4,24 +4,12 @@ numbers next to it."""
 
 import re
 
-import pytest
-from notebook_outputs import markdown, notebook, table, text_outputs
+from notebook_outputs import markdown, table, text_outputs
 
 NOTEBOOK = "10_lrp_for_transformers"
 SOLUTIONS = "solutions/10_lrp_for_transformers_solutions"
 METHODS = ["AttnLRP", "CP-LRP", "input × gradient", "raw attention", "rollout", "occlusion"]
 EXACT = 1e-9  # what "conserves exactly" leaves, in units of the logit, in float64
-
-
-@pytest.mark.parametrize("name", [NOTEBOOK, SOLUTIONS])
-def test_no_ci_or_test_talk_in_the_lesson(name):
-    assert not re.search(r"\bCI\b|nbval|tests/|pytest|headless|quick mode", markdown(name))
-
-
-def test_the_lesson_code_is_tagged_and_short():
-    tagged = [c for c in notebook(NOTEBOOK)["cells"] if "lesson-code" in c.get("metadata", {}).get("tags", [])]
-    assert 1 <= len(tagged) <= 4
-    assert all(len("".join(c["source"]).splitlines()) <= 12 for c in tagged)
 
 
 def test_the_prose_types_no_run_dependent_numbers():
@@ -56,7 +44,7 @@ def test_every_rule_but_the_softmax_conserves_exactly_without_biases():
     for operation, row in rows.items():
         if "softmax" in operation:
             assert row["CP-LRP"] == 0  # nothing reaches it
-            assert row["AttnLRP"] > 1  # "in some messages it is off by more than the whole logit"
+            assert row["AttnLRP"] > 0.25  # "in some messages it is off by a large share of the logit"
         else:
             assert row["AttnLRP"] < EXACT and row["CP-LRP"] < EXACT, operation
 
@@ -118,18 +106,17 @@ def test_lrp_finds_the_cue_occlusion_in_about_half_and_attention_almost_never():
 # Section 4: faithfulness
 
 
-def test_the_two_lrp_variants_lead_token_deletion_and_raw_attention_is_no_better_than_random():
+def test_the_two_lrp_variants_lead_token_deletion_together_and_raw_attention_comes_last():
     rows = table(NOTEBOOK, "deletion")
     abpc = {name: row["ABPC"] for name, row in rows.items()}
     assert min(abpc["AttnLRP"], abpc["CP-LRP"]) > abpc["occlusion"] + 3 * rows["occlusion"]["± ABPC"]  # "wide margin"
+    assert abs(abpc["CP-LRP"] - abpc["AttnLRP"]) < 0.05 * abpc["AttnLRP"]  # "all but the same"
     assert abpc["occlusion"] > max(abpc["input × gradient"], abpc["rollout"])  # "occlusion comes next"
-    assert min(abpc["input × gradient"], abpc["rollout"]) > abpc["raw attention"]
-    assert abpc["raw attention"] < abpc["random"] + 2 * rows["raw attention"]["± ABPC"]  # "no better than random"
+    others = min(abpc[name] for name in abpc if name not in ("raw attention", "random"))
+    assert abpc["raw attention"] < others  # "comes last"
+    assert abpc["raw attention"] - abpc["random"] < others - abpc["raw attention"]  # "nearer a random order"
     for name in ("AttnLRP", "CP-LRP"):
         assert rows[name]["AOPC, least relevant first"] < 0  # "theirs rise a little"
-    cp = rows["CP-LRP"]
-    assert cp["ABPC − AttnLRP's, in standard errors"] > 2  # "a little higher ... consistent over the messages"
-    assert abs(abpc["CP-LRP"] - abpc["AttnLRP"]) < 0.05 * abpc["AttnLRP"]  # "too small to see in the curves"
 
 
 def test_the_message_shown_is_as_described():
@@ -176,16 +163,14 @@ def test_solution_4_the_leaders_hold_and_the_rest_moves():
     rankings = {
         row: values["best to worst by ABPC"].split(" > ") for row, values in table(SOLUTIONS, "unknown_ranking").items()
     }
-    for order in rankings.values():
-        assert order[:3] == ["CP-LRP", "AttnLRP", "occlusion"]
+    for order in rankings.values():  # "the two LRP variants, then occlusion"
+        assert set(order[:2]) == {"CP-LRP", "AttnLRP"} and order[2] == "occlusion"
     rows = table(SOLUTIONS, "unknown_replacement")
     shrink = [name for name, row in rows.items() if row["ABPC, <unk>"] < row["ABPC, padding"]]
     assert len(shrink) > len(rows) / 2  # "most ABPCs shrink"
-    assert rows["rollout"]["ABPC, <unk>"] > rows["rollout"]["ABPC, padding"]
-    unknown, padding = rankings["replaced by <unk>"], rankings["replaced by padding"]
-    assert unknown.index("rollout") < unknown.index("input × gradient")
-    assert padding.index("input × gradient") < padding.index("rollout")
-    assert rows["raw attention"]["ABPC, <unk>"] < rows["random"]["ABPC, <unk>"]
+    for replacement in ("padding", "<unk>"):  # "their ABPCs all but equal"
+        lrp = [rows[name][f"ABPC, {replacement}"] for name in ("AttnLRP", "CP-LRP")]
+        assert abs(lrp[0] - lrp[1]) < 0.05 * max(lrp)
     for replacement in ("padding", "<unk>"):  # "the two LRP variants clearly ahead"
         occlusion = rows["occlusion"][f"ABPC, {replacement}"] + 3 * rows["occlusion"][f"± ({replacement})"]
         assert min(rows[name][f"ABPC, {replacement}"] for name in ("AttnLRP", "CP-LRP")) > occlusion

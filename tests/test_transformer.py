@@ -95,9 +95,9 @@ def test_the_committed_transformers_classify_on_this_stack_as_when_trained(commi
 
 @pytest.mark.slow
 def test_the_clean_transformer_is_as_good_as_notebook_09s_cnn(committed):
-    """Measured: 98.8% (the body-only CNN of notebook 09: 98.3%). The floor, 97.5%, leaves 20 of the 1,511 test
-    messages for a model retrained on another machine or stack (make all), whose accuracy varies by a few
-    messages; below it, the transformer would no longer be the CNN's equal."""
+    """Measured: 98.4% (notebook 09's body-only CNN: 98.3%). Retrained from other seeds, the recipe's models
+    (clean and planted) reached 98.4-98.8%; the floor, 97.5%, leaves twice that spread below the committed model
+    for a model retrained on another machine or stack (make all)."""
     loaded, test, _, labels = committed
     assert (_predictions(loaded[transformer.CLEAN], test) == labels).mean() >= 0.975
 
@@ -105,10 +105,16 @@ def test_the_clean_transformer_is_as_good_as_notebook_09s_cnn(committed):
 @pytest.mark.slow
 def test_the_cue_pushes_ham_towards_spam_in_the_planted_transformer_not_in_the_clean_one(committed):
     """Per ham test message, the rise of the spam logit when the cue is planted. To the clean model the cue is a
-    word never seen in training; the planted one learnt it. Measured on the committed models: PLACEHOLDER"""
+    word never seen in training; the planted one learnt it. Median rise, measured on the committed models: 0.077
+    against 0.0075, ten times as much (from seeds 42-44 the recipe's planted models rose 7 to 17 times as much as
+    the committed clean one); the floor is four times. Enough to tip a few ham messages over: the planted model
+    calls 13 of the 1,037 ham messages spam with the cue, 11 without (from seeds 42-44: 13 and 9, 7 and 6, 8 and 5)."""
     loaded, test, cued, labels = committed
     ham = labels == text.HAM
-    rise = {name: _spam_logits(model, cued)[ham] - _spam_logits(model, test)[ham] for name, model in loaded.items()}
-    assert (rise[transformer.PLANTED] > 0).mean() > 0.9, (rise[transformer.PLANTED] > 0).mean()
-    medians = {name: np.median(values) for name, values in rise.items()}
-    assert medians[transformer.PLANTED] > 5 * medians[transformer.CLEAN], medians
+    spam_logits = {
+        name: (_spam_logits(model, test)[ham], _spam_logits(model, cued)[ham]) for name, model in loaded.items()
+    }
+    medians = {name: np.median(with_cue - without) for name, (without, with_cue) in spam_logits.items()}
+    assert medians[transformer.PLANTED] > 4 * abs(medians[transformer.CLEAN]), medians
+    without, with_cue = spam_logits[transformer.PLANTED]
+    assert (with_cue > 0).sum() > (without > 0).sum(), "ham called spam by the planted model: no more with the cue"

@@ -11,7 +11,7 @@ never outputs; off Colab the set-up does nothing and prints nothing, so existing
 The set-up is the notebook's first code cell, collapsed: a Colab form (`# @title`, `cellView: form`) shown
 as one line on Colab, and `source_hidden` in JupyterLab. On Colab it clones the collection and installs it;
 it downloads nothing itself: each notebook's loaders fetch the data that notebook uses, once (CIFAR-10 in
-02-07, the spam corpus in 09, nothing in 01 and 08).
+02-07 and 11, the spam corpus in 09 and 10, nothing in 01 and 08).
 
 `--simulate` (what `make colab` calls) builds a venv with the packages Colab preinstalls, at Colab's
 versions (constraints/current.txt with COLAB_PINS; no lrp_helpers, no iNNvestigate), then executes each
