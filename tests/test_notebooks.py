@@ -177,6 +177,10 @@ def test_every_notebook_ends_with_links_to_its_neighbours_and_the_contents():
     for path in NOTEBOOKS:
         links = re.findall(r"\]\(([^)#]+)", _source(_cells(path)[-1]))
         assert links, f"{path.name} has no navigation links"
+        footers = [
+            c for c in _cells(path) if c["cell_type"] == "markdown" and "](../README.md#notebooks)" in _source(c)
+        ]
+        assert len(footers) == 1, f"{path.name} has {len(footers)} cells of links to the contents, not one"
         for link in links:
             assert (path.parent / link).resolve().is_file(), f"{path.name} links to missing {link}"
     first, last = (_source(_cells(path)[-1]) for path in (NOTEBOOKS[0], NOTEBOOKS[-1]))
