@@ -103,3 +103,19 @@ def test_across_runs_recomputes_notebook_06s_poisoned_tables_as_it_computes_them
         recorded = model["tables"]["06_clever_hans"]
         assert all(set(cells) <= set(shown["patch_mass"][row]) for row, cells in recorded["patch_mass"].items())
         assert recorded.keys() == committed["tables"]["06_clever_hans"].keys(), model["model"]
+
+
+def test_the_readme_quotes_the_transformer_atlas_and_lecture_benchmarks_as_recorded():
+    """AttnLRP against a plain gradient on the committed transformer (issue 30), the concept atlas's time
+    (issue 31) and the lecture timings of every notebook, as the README states them."""
+    readme = (ROOT / "README.md").read_text()
+    speed = json.loads((RESULTS / "transformer_speed.json").read_text())
+    assert speed["model"] == "models/text_transformer.h5", "measure the committed model"
+    assert f"AttnLRP costs {speed['ratios']['attnlrp / gradient']:.2f}× a plain" in readme.replace("\n", " ")
+    atlas = json.loads((RESULTS / "concept_atlas.json").read_text())
+    assert atlas["images"] == 10_000 and f"takes {atlas['seconds']['total']:.0f} s" in readme.replace("\n", " ")
+    lecture = json.loads((RESULTS / "lecture.json").read_text())["notebooks"]
+    notebooks = sorted(path.name for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(lecture) == notebooks, "benchmarks/lecture.py --record: every notebook"
+    seconds = [timing["seconds"] for timing in lecture.values()]
+    assert f"runs in {min(seconds):.0f}–{max(seconds):.0f} s" in readme.replace("\n", " ")
