@@ -60,3 +60,18 @@ def table(name: str, rows: dict, caption: str = "", percent: bool = False, digit
     # a saved notebook may sort the keys of `rows`: "order" keeps the rows' order
     data = {"name": name, "rows": values, "order": list(values)}
     display({"text/markdown": text, "text/plain": text, MIME: data}, raw=True)
+
+
+def tables_in(notebook: dict) -> dict:
+    """{table name: {row: {column: value}}} of every `table` shown in a saved notebook (its JSON, as
+    read by `json.load`), rows in the order shown."""
+    found = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIME in data:
+                if data[MIME]["name"] in found:
+                    raise ValueError(f"two tables named {data[MIME]['name']!r}")
+                rows = data[MIME]["rows"]
+                found[data[MIME]["name"]] = {row: rows[row] for row in data[MIME].get("order", rows)}
+    return found

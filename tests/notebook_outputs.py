@@ -4,7 +4,7 @@ import json
 
 from conftest import ROOT
 
-from lrp_helpers.report import MIME
+from lrp_helpers.report import tables_in
 
 
 def notebook(name: str) -> dict:
@@ -16,15 +16,7 @@ def notebook(name: str) -> dict:
 def tables(name: str) -> dict:
     """{table name: {row: {column: value}}} of every `report.table` in the committed notebook, rows in
     the order shown."""
-    found = {}
-    for cell in notebook(name)["cells"]:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if MIME in data:
-                assert data[MIME]["name"] not in found, f"two tables named {data[MIME]['name']}"
-                rows = data[MIME]["rows"]
-                found[data[MIME]["name"]] = {row: rows[row] for row in data[MIME].get("order", rows)}
-    return found
+    return tables_in(notebook(name))
 
 
 def table(name: str, table_name: str) -> dict:
@@ -34,7 +26,8 @@ def table(name: str, table_name: str) -> dict:
 
 
 ACROSS_RUNS = ROOT / "benchmarks" / "results" / "across_runs.json"
-COMMITTED = "committed"
+MAKE_ALL_RECORD = ROOT / "benchmarks" / "results" / "make_all_tables.json"
+COMMITTED, MAKE_ALL = "committed", "make all"
 
 
 def _recorded_runs() -> dict:
@@ -57,10 +50,15 @@ def recorded_model(run: str) -> dict:
 
 
 def run_table(name: str, table_name: str, run: str = COMMITTED) -> dict:
-    """Table `table_name` of notebook `name`: as committed (`run` = "committed"), or as
+    """Table `table_name` of notebook `name`: as committed (`run` = "committed"), as the recorded `make all`
+    run showed it, every model retrained (`run` = "make all", `benchmarks/make_all_tables.py`), or as
     `benchmarks/across_runs.py` recomputed it on the model of a recorded seed (`run` = "seed 42")."""
     if run == COMMITTED:
         return table(name, table_name)
+    if run == MAKE_ALL:
+        recorded = json.loads(MAKE_ALL_RECORD.read_text())["tables"].get(name, {})
+        assert table_name in recorded, f"{MAKE_ALL_RECORD.name} has no table {table_name!r} of {name}"
+        return recorded[table_name]
     recorded = recorded_model(run).get("tables", {}).get(name, {})
     assert table_name in recorded, (
         f"{ACROSS_RUNS.name} has no table {table_name!r} of {name} for {run}: run benchmarks/across_runs.py again"

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from notebook_outputs import markdown, table, text_outputs
+from notebook_outputs import COMMITTED, MAKE_ALL, markdown, run_table, table, text_outputs
 
 NOTEBOOK = "11_concepts"
 SOLUTIONS = "solutions/11_concepts_solutions"
@@ -65,55 +65,62 @@ def test_relevance_ranks_the_images_by_the_drop():
     assert relevance["channels where it is the better"] == 1
 
 
-def test_the_first_suspects_encode_the_patch_and_the_rest_mix():
-    """ "The RelMax reference images of the first suspects ... are (nearly) all stamped"; "from a third to more
-    than half of the relevance lies on the patch"; "some suspects' reference images are clean ..., while a few
-    more channels encode the patch again"; "for some of the patch channels, none of the images that excite them
-    most is stamped, and on average fewer of their ActMax images are"."""
-    rows = table(NOTEBOOK, "suspects")
+@pytest.mark.parametrize("run", [COMMITTED, MAKE_ALL])
+def test_the_first_suspects_encode_the_patch_and_the_rest_mix(run):
+    """ "The RelMax reference images of the first few suspects ... are all or nearly all stamped"; "about half of
+    the relevance or more lies on the patch"; "some suspects' reference images are clean ..., while a few more
+    channels encode the patch again"; "for some of the patch channels, none of the images that excite them most
+    is stamped, and on average fewer of their ActMax images are"."""
+    rows = run_table(NOTEBOOK, "suspects", run)
     assert len(rows) == 16
     relmax, actmax = _column(rows, "RelMax images stamped"), _column(rows, "ActMax images stamped")
     on_patch = _column(rows, "RelMax maps' relevance on the patch")
-    first = slice(0, 6)
+    first = slice(0, 4)
     assert relmax[first].min() >= 0.85
-    assert 0.3 <= on_patch[first].min() and on_patch[first].max() > 0.5 and on_patch[first].min() > 10 * PATCH_AREA
-    assert (relmax[6:] == 0).any() and (relmax[6:] == 1).any()
+    assert on_patch[first].min() >= 0.45 and on_patch[first].max() > 0.5
+    assert (relmax[4:] == 0).any() and (relmax[4:] > 0.5).any()
     patch_channels = relmax > 0.5
     assert (actmax[patch_channels] == 0).any()
     assert actmax[patch_channels].mean() < relmax[patch_channels].mean()
 
 
-def test_switching_the_suspects_off_removes_the_shortcut():
+@pytest.mark.parametrize("run", [COMMITTED, MAKE_ALL])
+def test_switching_the_suspects_off_removes_the_shortcut(run):
     """ "each group switched off lowers the share of stamped non-horses called horse, and with all sixteen off it
-    falls from nearly all of them to a few per cent, while the accuracy on stamped images climbs to within a few
+    falls from most of them to a few per cent or less, while the accuracy on stamped images climbs to within a few
     points of the accuracy on clean ones"; clean images "lose several points"; random channels: "even more
     stamped images become horses"."""
-    rows = table(NOTEBOOK, "switched_off")
+    rows = run_table(NOTEBOOK, "switched_off", run)
     intact, *steps, random = rows.values()
     assert list(rows)[-2] == "first 16 suspects off" and list(rows)[-1].startswith("16 random")
     called_horse = [row["stamped non-horses called horse"] for row in (intact, *steps)]
     assert all(later < earlier for earlier, later in zip(called_horse, called_horse[1:]))
-    assert called_horse[0] > 0.9 and called_horse[-1] < 0.05
+    assert called_horse[0] > 0.75 and called_horse[-1] < 0.05
     everything_off = steps[-1]
     assert abs(everything_off["stamped accuracy"] - everything_off["clean accuracy"]) < 0.05
     assert 0.03 < intact["clean accuracy"] - everything_off["clean accuracy"] < 0.15
     assert random["stamped non-horses called horse"] > intact["stamped non-horses called horse"]
 
 
-def test_relevance_ranks_the_channels_up_to_a_quarter_of_the_layer_not_half():
-    """ "Up to a quarter of the layer (k ≤ 16) ...: the most relevant channels lower the logit most, the most
-    activated ones far less, and random ones least, with standard errors much smaller than the gaps"; "The most
-    relevant single channel alone removes several times what the most activated one does"; "At k = 32 ... the
-    32 most activated channels lower the logit more than the 32 most relevant"."""
-    rows = table(NOTEBOOK, "faithfulness")
+@pytest.mark.parametrize("run", [COMMITTED, MAKE_ALL])
+def test_relevance_ranks_the_channels_up_to_a_quarter_of_the_layer_not_half(run):
+    """ "Up to a quarter of the layer (k ≤ 16) ...: switching off the most relevant channels lowers the logit most,
+    far more than switching off the most activated ones, with standard errors much smaller than the gap. The most
+    activated lower it more than random ones, though with one or two channels off the difference is small next to
+    relevance's lead"; "The most relevant single channel alone removes several times what the most activated one
+    does"; "At k = 32 ... the 32 most activated channels lower the logit as much as the 32 most relevant, or more"."""
+    rows = run_table(NOTEBOOK, "faithfulness", run)
     for k in (1, 2, 4, 8, 16):
         row = rows[f"k = {k}"]
         assert row["relevance"] - row["activation"] > 3 * (row["relevance s.e."] + row["activation s.e."])
-        assert row["activation"] - row["random"] > 3 * (row["activation s.e."] + row["random s.e."])
+        assert row["activation"] > row["random"]
+        if k >= 4:
+            assert row["activation"] - row["random"] > 3 * (row["activation s.e."] + row["random s.e."])
+        else:
+            assert row["activation"] - row["random"] < 0.25 * (row["relevance"] - row["activation"])
     assert rows["k = 1"]["relevance"] > 3 * rows["k = 1"]["activation"]
     half = rows["k = 32"]
-    assert half["activation"] - half["relevance"] > 3 * (half["relevance s.e."] + half["activation s.e."])
-    assert half["random"] < half["relevance"]
+    assert half["activation"] >= half["relevance"] > half["random"]
 
 
 # The solutions

@@ -1,6 +1,7 @@
 """report.table: the numbers next to the lesson, readable by the tests that check the prose."""
 
 import numpy as np
+import pytest
 
 from lrp_helpers import report
 
@@ -28,3 +29,21 @@ def test_a_bar_in_a_cell_does_not_split_the_column():
     text = report.markdown({"sensitivity (|gradient|)": {"n / max |n|": 1}})
     assert text.splitlines()[0] == "|  | n / max \\|n\\| |"
     assert "| **sensitivity (\\|gradient\\|)** | 1 |" in text
+
+
+def test_tables_are_read_back_from_a_saved_notebook_in_the_order_shown(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda bundle, raw: shown.append(bundle))
+    report.table("first", {"z": {"x": 1}, "a": {"x": 2}})
+    report.table("second", {"b": 3})
+    rows_sorted_on_save = {"a": {"x": 2}, "z": {"x": 1}}
+    saved = {"data": {**shown[0], report.MIME: {**shown[0][report.MIME], "rows": rows_sorted_on_save}}}
+    notebook = {
+        "cells": [{"cell_type": "code", "outputs": [saved]}, {"cell_type": "code", "outputs": [{"data": shown[1]}]}]
+    }
+    found = report.tables_in(notebook)
+    assert list(found) == ["first", "second"] and list(found["first"]) == ["z", "a"]
+    assert found["second"] == {"b": {"value": 3}}
+    notebook["cells"].append(notebook["cells"][0])
+    with pytest.raises(ValueError, match="two tables named 'first'"):
+        report.tables_in(notebook)
