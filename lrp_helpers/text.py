@@ -532,18 +532,24 @@ def token_relevance(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.
 
 
 def occlusion(analyzer, model, ids: np.ndarray, target: int = SPAM) -> np.ndarray:
-    """Per token: how much the target logit drops when that one token is removed (its embedding set
-    to zero, like padding). A model-agnostic baseline for token relevance; 0 at padding.
+    """Per token: how much the target logit drops when that one token is removed (set to padding, whose
+    embedding is zero), by `occlusion_drops` on the CNN's embedded input. 0 at padding."""
+    return occlusion_drops(lambda batch: analyzer.logits(embed(model, batch)), ids, np.full(len(ids), target))
+
+
+def occlusion_drops(logit_fn, ids: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(N, length): per token, how much the target logit drops when that one token is set to padding, which
+    the models leave out; 0 at padding. A model-agnostic baseline for token relevance. `logit_fn`: ids ->
+    logits (N, classes).
 
     The message itself runs in the same batch as its copies: float32 kernels may sum differently for another
     batch size, and a token that changes nothing must then show a drop of exactly 0, not rounding noise."""
-    embedded = embed(model, ids)
     drops = np.zeros(ids.shape)
-    for row in range(len(ids)):
-        positions = np.flatnonzero(ids[row])
-        batch = np.repeat(embedded[row][None], len(positions) + 1, axis=0)
-        batch[1 + np.arange(len(positions)), positions] = 0  # batch[0] is the message as it is
-        logits = analyzer.logits(batch)[:, target]
+    for row, target in enumerate(np.asarray(targets)):
+        positions = np.flatnonzero(ids[row] != PADDING_ID)
+        batch = np.repeat(ids[row][None], len(positions) + 1, axis=0)
+        batch[1 + np.arange(len(positions)), positions] = PADDING_ID  # batch[0] is the message as it is
+        logits = logit_fn(batch)[:, target]
         drops[row, positions] = logits[0] - logits[1:]
     return drops
 

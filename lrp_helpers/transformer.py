@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .text import PADDING_ID, Sequences, Vocabulary, train_text_cnn, trained_text_model
+from .text import occlusion_drops as occlusion  # noqa: F401 -- notebook 10's occlusion, on token ids
 
 LENGTH = 256  # tokens per message the transformer sees
 NORM_EPSILON = 1e-5  # LayerNorm's ε
@@ -196,22 +197,6 @@ def rollout(weights: list[np.ndarray]) -> np.ndarray:
         mixed /= mixed.sum(axis=-1, keepdims=True)
         product = mixed if product is None else mixed @ product
     return product
-
-
-def occlusion(logit_fn, ids: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """(N, length): per token, how much the target logit drops when that one token is set to padding;
-    0 at padding. `logit_fn`: ids -> logits (N, classes), e.g. `logits_model(model).predict`.
-
-    The message itself runs in the same batch as its copies: float32 kernels may sum differently for another
-    batch size, and a token that changes nothing must then show a drop of exactly 0, not rounding noise."""
-    drops = np.zeros(ids.shape)
-    for row, target in enumerate(np.asarray(targets)):
-        positions = np.flatnonzero(_real(ids[row]))
-        batch = np.repeat(ids[row][None], len(positions) + 1, axis=0)
-        batch[1 + np.arange(len(positions)), positions] = PADDING_ID  # batch[0] is the message as it is
-        logits = logit_fn(batch)[:, target]
-        drops[row, positions] = logits[0] - logits[1:]
-    return drops
 
 
 def deletion_order(scores: np.ndarray, ids: np.ndarray, most_relevant_first: bool = True) -> np.ndarray:
